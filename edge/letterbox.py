@@ -1,0 +1,62 @@
+"""Letterbox resize, the exact twin of Ultralytics' ``LetterBox`` transform.
+
+The conversion tool calibrates through this same function, so the INT8 statistics see exactly
+the pixels the daemon feeds the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+PAD_VALUE = 114
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """How an original image maps into the model input.
+
+    ``gain`` scales original pixels to input pixels; ``pad`` is (left, top) in input pixels;
+    shapes are (height, width).
+    """
+
+    gain: float
+    pad: tuple[int, int]
+    input_shape: tuple[int, int]
+    original_shape: tuple[int, int]
+
+
+def fit_shape(original_shape: tuple[int, int], size: tuple[int, int], stride: int, minimal: bool) -> tuple[int, int]:
+    """The (h, w) input shape for an image: ``size`` itself, or with ``minimal`` the smallest
+    stride multiple that holds the resized image (Ultralytics' ``auto=True`` rectangle)."""
+    if not minimal:
+        return size
+    h, w = original_shape
+    r = min(size[0] / h, size[1] / w)
+    new_w, new_h = int(round(w * r)), int(round(h * r))
+    dw, dh = (size[1] - new_w) % stride, (size[0] - new_h) % stride
+    return new_h + dh, new_w + dw
+
+
+def letterbox(image: np.ndarray, size: tuple[int, int], stride: int = 32, minimal: bool = False) -> tuple[np.ndarray, Letterbox]:
+    """Resize ``image`` (H, W, 3) u8 BGR keeping its aspect ratio and pad it with 114.
+
+    ``size`` is the target (h, w). Returns the (h', w', 3) u8 BGR input and the mapping back.
+    Rounding follows Ultralytics exactly: ``round(dh - 0.1)`` top, ``round(dh + 0.1)`` bottom.
+    """
+    h, w = image.shape[:2]
+    r = min(size[0] / h, size[1] / w)
+    new_w, new_h = int(round(w * r)), int(round(h * r))
+    dw, dh = size[1] - new_w, size[0] - new_h
+    if minimal:
+        dw, dh = dw % stride, dh % stride
+    dw_half, dh_half = dw / 2, dh / 2
+    if (w, h) != (new_w, new_h):
+        image = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    top, bottom = int(round(dh_half - 0.1)), int(round(dh_half + 0.1))
+    left, right = int(round(dw_half - 0.1)), int(round(dw_half + 0.1))
+    if top or bottom or left or right:
+        image = cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3)
+    return image, Letterbox(gain=r, pad=(left, top), input_shape=image.shape[:2], original_shape=(h, w))
