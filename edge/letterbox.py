@@ -18,11 +18,13 @@ PAD_VALUE = 114
 class Letterbox:
     """How an original image maps into the model input.
 
-    ``gain`` scales original pixels to input pixels; ``pad`` is (left, top) in input pixels;
-    shapes are (height, width).
+    ``gain_x``/``gain_y`` scale original pixels to input pixels (the resized size over the
+    original, as Ultralytics' ``scale_boxes`` computes them); ``pad`` is (left, top) in input
+    pixels; shapes are (height, width).
     """
 
-    gain: float
+    gain_x: float
+    gain_y: float
     pad: tuple[int, int]
     input_shape: tuple[int, int]
     original_shape: tuple[int, int]
@@ -35,7 +37,7 @@ def fit_shape(original_shape: tuple[int, int], size: tuple[int, int], stride: in
         return size
     h, w = original_shape
     r = min(size[0] / h, size[1] / w)
-    new_w, new_h = int(round(w * r)), int(round(h * r))
+    new_w, new_h = max(round(w * r), 1), max(round(h * r), 1)
     dw, dh = (size[1] - new_w) % stride, (size[0] - new_h) % stride
     return new_h + dh, new_w + dw
 
@@ -44,11 +46,12 @@ def letterbox(image: np.ndarray, size: tuple[int, int], stride: int = 32, minima
     """Resize ``image`` (H, W, 3) u8 BGR keeping its aspect ratio and pad it with 114.
 
     ``size`` is the target (h, w). Returns the (h', w', 3) u8 BGR input and the mapping back.
-    Rounding follows Ultralytics exactly: ``round(dh - 0.1)`` top, ``round(dh + 0.1)`` bottom.
+    Rounding follows Ultralytics exactly (Python's round-half-even): ``round(dh - 0.1)`` top,
+    ``round(dh + 0.1)`` bottom.
     """
     h, w = image.shape[:2]
     r = min(size[0] / h, size[1] / w)
-    new_w, new_h = int(round(w * r)), int(round(h * r))
+    new_w, new_h = max(round(w * r), 1), max(round(h * r), 1)
     dw, dh = size[1] - new_w, size[0] - new_h
     if minimal:
         dw, dh = dw % stride, dh % stride
@@ -59,4 +62,4 @@ def letterbox(image: np.ndarray, size: tuple[int, int], stride: int = 32, minima
     left, right = int(round(dw_half - 0.1)), int(round(dw_half + 0.1))
     if top or bottom or left or right:
         image = cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3)
-    return image, Letterbox(gain=r, pad=(left, top), input_shape=image.shape[:2], original_shape=(h, w))
+    return image, Letterbox(gain_x=new_w / w, gain_y=new_h / h, pad=(left, top), input_shape=image.shape[:2], original_shape=(h, w))

@@ -1,0 +1,1 @@
+"""Raw model outputs -> ``Prediction``, one module per Ultralytics task."""

@@ -1,0 +1,36 @@
+"""What a model found in one image, in original-image pixels, independent of any wire format."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Prediction:
+    """Results of one image, all coordinates in original-image pixels (x right, y down).
+
+    - ``boxes``: (N, 4) float32 xyxy, clipped to the image. For OBB models the axis-aligned
+      bounds of each rotated box.
+    - ``scores``: (N,) float32 confidences, sorted descending.
+    - ``classes``: (N,) int class indices.
+    - ``polygons``: segment models only: N arrays of shape (K_i, 2) float32 xy, the outline of
+      each instance mask (K_i may be 0 when a mask is empty).
+    - ``keypoints``: pose models only: (N, K, 3) float32 (x, y, confidence).
+    - ``obb_corners``: OBB models only: (N, 4, 2) float32 corner points xy.
+    - ``probs``: classify models only: (C,) float32 class probabilities; the other arrays are empty.
+    - ``orig_shape``: (height, width) of the original image.
+    """
+
+    orig_shape: tuple[int, int]
+    boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+    scores: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.float32))
+    classes: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.int64))
+    polygons: list[np.ndarray] | None = None
+    keypoints: np.ndarray | None = None
+    obb_corners: np.ndarray | None = None
+    probs: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.scores)
