@@ -42,15 +42,18 @@ def fit_shape(original_shape: tuple[int, int], size: tuple[int, int], stride: in
     return new_h + dh, new_w + dw
 
 
-def letterbox(image: np.ndarray, size: tuple[int, int], stride: int = 32, minimal: bool = False) -> tuple[np.ndarray, Letterbox]:
+def letterbox(image: np.ndarray, size: tuple[int, int], stride: int = 32, minimal: bool = False,
+              fit: tuple[int, int] | None = None) -> tuple[np.ndarray, Letterbox]:
     """Resize ``image`` (H, W, 3) u8 BGR keeping its aspect ratio and pad it with 114.
 
-    ``size`` is the target (h, w). Returns the (h', w', 3) u8 BGR input and the mapping back.
+    ``size`` is the target (h, w). ``fit`` (default ``size``) bounds the resized image when it
+    must be smaller than the canvas (a static model asked for a smaller size). Returns the (h', w', 3) u8 BGR input and the mapping back.
     Rounding follows Ultralytics exactly (Python's round-half-even): ``round(dh - 0.1)`` top,
     ``round(dh + 0.1)`` bottom.
     """
     h, w = image.shape[:2]
-    r = min(size[0] / h, size[1] / w)
+    bound = fit or size
+    r = min(bound[0] / h, bound[1] / w)
     new_w, new_h = max(round(w * r), 1), max(round(h * r), 1)
     dw, dh = size[1] - new_w, size[0] - new_h
     if minimal:

@@ -1,0 +1,168 @@
+"""The inference engine: OpenVINO models compiled once, with pre-processing inside the graph.
+
+Each model takes the letterboxed u8 BGR image (1, H, W, 3) as it is; the BGR->RGB swap, the layout
+change, the float conversion and the /255 run inside the compiled graph. Static-shape exports run at
+their own size; dynamic-shape exports are compiled once for any shape.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import openvino as ov
+
+from edge.errors import DeviceError, ModelError
+from edge.infer_pool import InferPool
+from edge.model_repo import ModelSpec
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class InputPlan:
+    """How one request's image becomes the model input.
+
+    The image is resized to fit ``fit`` (h, w) and padded with 114 to ``canvas`` (h, w);
+    ``minimal`` pads only to a stride multiple (then ``canvas`` is an upper bound).
+    """
+
+    canvas: tuple[int, int]
+    fit: tuple[int, int]
+    minimal: bool
+
+
+class LoadedModel:
+    """One compiled model, ready to infer. Thread-safe to share; one instance per MODEL_ID."""
+
+    def __init__(self, spec: ModelSpec, compiled: ov.CompiledModel, device: str, precision: str,
+                 dynamic: bool, pool_size: int, compile_seconds: float) -> None:
+        self.spec = spec
+        self.device = device
+        self.precision = precision
+        self.dynamic = dynamic
+        self.compile_seconds = compile_seconds
+        self.pool = InferPool(compiled, pool_size)
+        self.output_names = [o.get_any_name() if o.get_names() else f"output{i}"
+                             for i, o in enumerate(compiled.outputs)]
+
+    def plan(self, size: int) -> InputPlan:
+        """The input plan for a requested ``size`` (already validated, 32-1280).
+
+        ``size`` is rounded up to a stride multiple. A dynamic model runs at that size with minimal
+        padding, as Ultralytics does for dynamic exports. A static model cannot change shape: a
+        smaller size is honoured by resizing the image to it and padding to the fixed input; a
+        larger one is refused by the caller (see ``max_size``).
+        """
+        stride = self.spec.stride
+        s = int(math.ceil(size / stride) * stride)
+        if self.dynamic:
+            return InputPlan(canvas=(s, s), fit=(s, s), minimal=True)
+        h, w = self.spec.imgsz
+        return InputPlan(canvas=(h, w), fit=(min(s, h), min(s, w)), minimal=False)
+
+    @property
+    def max_size(self) -> int:
+        return 1280 if self.dynamic else max(self.spec.imgsz)
+
+    async def infer(self, image: np.ndarray) -> list[np.ndarray]:
+        """``image``: (H, W, 3) u8 BGR, already letterboxed. Returns the raw outputs, batch 1."""
+        return await self.pool.infer(image[None])
+
+    def warm_up(self) -> None:
+        h, w = self.spec.imgsz
+        self.pool.infer_sync(np.full((1, h, w, 3), 114, np.uint8))
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "id": self.spec.model_id, "task": self.spec.task, "classes": self.spec.names,
+            "imgsz": list(self.spec.imgsz), "dynamic": self.dynamic, "precision": self.precision,
+            "device": self.device, "stride": self.spec.stride,
+        }
+
+
+class Engine:
+    """An OpenVINO ``Core`` with the compile cache on, compiling models for one device."""
+
+    def __init__(self, device: str = "CPU", cache_dir: Path | None = None, infer_requests: int = 0) -> None:
+        self.core = ov.Core()
+        self.device = device
+        self.infer_requests = infer_requests
+        self._lock = threading.Lock()
+        available = self.core.available_devices
+        wanted = device.split(":")[0]
+        if wanted not in ("AUTO", "MULTI", "HETERO") and not any(d.split(".")[0] == device for d in available):
+            raise DeviceError(f"device {device!r} is not present; available: {', '.join(available) or 'none'}")
+        if cache_dir is not None:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            self.core.set_property({"CACHE_DIR": str(cache_dir)})
+
+    @property
+    def version(self) -> str:
+        return ov.get_version()
+
+    def load(self, spec: ModelSpec) -> LoadedModel:
+        """Read, wrap with pre-processing, compile and warm one model. Blocking: run it off the loop."""
+        t0 = time.perf_counter()
+        try:
+            model = self.core.read_model(spec.xml)
+        except RuntimeError as exc:
+            raise ModelError(f"{spec.folder}: OpenVINO cannot read {spec.xml.name}: {exc}") from None
+        if len(model.inputs) != 1:
+            raise ModelError(f"{spec.folder}: expected one input, found {len(model.inputs)}")
+        shape = model.inputs[0].get_partial_shape()
+        if shape.rank.get_length() != 4:
+            raise ModelError(f"{spec.folder}: expected a 4-D image input, found {shape}")
+        dynamic = shape.is_dynamic
+        if shape[0].is_dynamic or shape[0].get_length() != 1:
+            # Batch 1 always; keep H, W as the export made them.
+            model.reshape([1, 3, shape[2], shape[3]])
+        precision = spec.precision or detect_precision(model)
+        model = embed_preprocessing(model)
+        config = {"PERFORMANCE_HINT": "THROUGHPUT"}
+        try:
+            with self._lock:
+                compiled = self.core.compile_model(model, self.device, config)
+        except RuntimeError as exc:
+            raise DeviceError(f"{spec.model_id}: compiling for {self.device} failed: {exc}") from None
+        optimal = compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")
+        pool_size = self.infer_requests or max(int(optimal), 1)
+        loaded = LoadedModel(spec, compiled, self.device, precision, dynamic, pool_size,
+                             compile_seconds=time.perf_counter() - t0)
+        loaded.warm_up()
+        logger.info("model %s: %s %s %s on %s, %d infer requests, ready in %.2f s", spec.model_id, spec.task,
+                    precision, "dynamic" if dynamic else "x".join(map(str, spec.imgsz)), self.device, pool_size,
+                    time.perf_counter() - t0)
+        return loaded
+
+
+def embed_preprocessing(model: ov.Model) -> ov.Model:
+    """Let the graph take (1, H, W, 3) u8 BGR and do BGR->RGB, NHWC->NCHW, f32 and /255 itself."""
+    ppp = ov.preprocess.PrePostProcessor(model)
+    ppp.input().tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC")) \
+        .set_color_format(ov.preprocess.ColorFormat.BGR)
+    ppp.input().model().set_layout(ov.Layout("NCHW"))
+    ppp.input().preprocess().convert_element_type(ov.Type.f32) \
+        .convert_color(ov.preprocess.ColorFormat.RGB).scale(255.0)
+    return ppp.build()
+
+
+def detect_precision(model: ov.Model) -> str:
+    """int8 when the graph holds FakeQuantize (NNCF), fp16 when its weights are f16, else fp32."""
+    types = {op.get_type_name() for op in model.get_ops()}
+    if "FakeQuantize" in types:
+        return "int8"
+    for op in model.get_ops():
+        if op.get_type_name() == "Constant" and op.get_output_element_type(0) == ov.Type.f16:
+            return "fp16"
+    return "fp32"
+
+
+def cpu_count() -> int:
+    return len(os.sched_getaffinity(0))

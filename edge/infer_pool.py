@@ -1,0 +1,97 @@
+"""A pool of OpenVINO infer requests driven from asyncio.
+
+Each call takes an idle request, starts it asynchronously and awaits its completion callback, so
+the event loop never blocks on inference. The pool size bounds the inferences in flight; the start
+times of running requests let a watchdog tell "busy" from "stuck".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from typing import Any
+
+import numpy as np
+import openvino as ov
+
+from edge.errors import DeviceError
+
+
+class InferPool:
+    """``size`` parallel infer requests of one compiled model (one input, any outputs)."""
+
+    def __init__(self, compiled: ov.CompiledModel, size: int) -> None:
+        self.compiled = compiled
+        self.size = size
+        self._idle: deque[ov.InferRequest] = deque(compiled.create_infer_request() for _ in range(size))
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._started: dict[int, float] = {}  # id(request) -> monotonic start time
+
+    def infer_sync(self, tensor: np.ndarray) -> list[np.ndarray]:
+        """Blocking inference on a fresh request (warm-up and tools; never on the event loop)."""
+        request = self.compiled.create_infer_request()
+        request.infer({0: tensor})
+        return [request.get_output_tensor(i).data.copy() for i in range(len(self.compiled.outputs))]
+
+    async def infer(self, tensor: np.ndarray) -> list[np.ndarray]:
+        """Run ``tensor`` (shaped as the compiled input) and return copies of every output."""
+        loop = asyncio.get_running_loop()
+        while not self._idle:
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+                raise
+        request = self._idle.popleft()
+        done: asyncio.Future[list[np.ndarray]] = loop.create_future()
+        request.set_callback(self._on_done, (request, done, loop))
+        self._started[id(request)] = time.monotonic()
+        try:
+            # The tensor is ours until completion, so OpenVINO may read it in place.
+            request.start_async({0: tensor}, share_inputs=True)
+        except RuntimeError as exc:
+            self._release(request)
+            raise DeviceError(f"inference could not start: {exc}") from exc
+        # Shielded: if the caller is cancelled, the callback still returns the request to the pool.
+        return await asyncio.shield(done)
+
+    def _on_done(self, userdata: tuple[ov.InferRequest, asyncio.Future[Any], asyncio.AbstractEventLoop]) -> None:
+        request, done, loop = userdata
+        try:
+            outputs: list[np.ndarray] | BaseException = [
+                request.get_output_tensor(i).data.copy() for i in range(len(self.compiled.outputs))]
+        except Exception as exc:  # noqa: BLE001 - surfaced to the awaiting request
+            outputs = DeviceError(f"inference failed: {exc}")
+        loop.call_soon_threadsafe(self._finish, request, done, outputs)
+
+    def _finish(self, request: ov.InferRequest, done: asyncio.Future[Any], outputs: Any) -> None:
+        self._release(request)
+        if done.cancelled():
+            return
+        if isinstance(outputs, BaseException):
+            done.set_exception(outputs)
+        else:
+            done.set_result(outputs)
+
+    def _release(self, request: ov.InferRequest) -> None:
+        self._started.pop(id(request), None)
+        self._idle.append(request)
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                break
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._started)
+
+    def oldest_age(self) -> float:
+        """Seconds the longest-running inference has been running; 0 when idle."""
+        if not self._started:
+            return 0.0
+        return time.monotonic() - min(self._started.values())

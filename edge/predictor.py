@@ -1,0 +1,79 @@
+"""One prediction, start to end: decode -> letterbox -> infer -> post-process.
+
+Decoding, letterboxing and post-processing run in a thread pool (OpenCV and numpy release the GIL);
+inference runs on the model's infer-request pool. The event loop only schedules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edge.engine import LoadedModel
+from edge.errors import BadRequest
+from edge.image_decode import decode_image
+from edge.letterbox import Letterbox, letterbox
+from edge.postprocess import postprocess
+from edge.predict_options import PredictOptions
+from edge.prediction import Prediction
+
+
+@dataclass
+class Timings:
+    """Milliseconds spent per stage of one request."""
+
+    decode: float = 0.0
+    preprocess: float = 0.0
+    inference: float = 0.0
+    postprocess: float = 0.0
+    extra: dict[str, float] = field(default_factory=dict)
+
+    def as_speed(self) -> dict[str, float]:
+        return {"preprocess": round(self.decode + self.preprocess, 3), "inference": round(self.inference, 3),
+                "postprocess": round(self.postprocess, 3)}
+
+
+def prepare(model: LoadedModel, image: np.ndarray, options: PredictOptions) -> tuple[np.ndarray, Letterbox]:
+    """Letterbox ``image`` (H, W, 3) u8 BGR for ``model`` at the requested size."""
+    if options.size > model.max_size:
+        raise BadRequest(f"size {options.size} is larger than model {model.spec.model_id!r} can run: its input is "
+                         f"fixed at {model.spec.imgsz[0]}x{model.spec.imgsz[1]} (export it with dynamic shapes "
+                         f"to serve larger sizes)")
+    plan = model.plan(options.size)
+    return letterbox(image, plan.canvas, model.spec.stride, plan.minimal, plan.fit)
+
+
+class Predictor:
+    """Runs predictions for any loaded model; shares one executor for the CPU-side stages."""
+
+    def __init__(self, executor: Executor, max_pixels: int) -> None:
+        self.executor = executor
+        self.max_pixels = max_pixels
+
+    async def predict_bytes(self, model: LoadedModel, data: bytes, options: PredictOptions) -> tuple[Prediction, Timings]:
+        loop = asyncio.get_running_loop()
+        timings = Timings()
+        t0 = time.perf_counter()
+        image = await loop.run_in_executor(self.executor, decode_image, data, self.max_pixels)
+        timings.decode = (time.perf_counter() - t0) * 1000
+        return await self.predict_image(model, image, options, timings)
+
+    async def predict_image(self, model: LoadedModel, image: np.ndarray, options: PredictOptions,
+                            timings: Timings | None = None) -> tuple[Prediction, Timings]:
+        """``image``: (H, W, 3) u8 BGR. Returns the prediction in original-image pixels."""
+        loop = asyncio.get_running_loop()
+        timings = timings or Timings()
+        t0 = time.perf_counter()
+        tensor, lb = await loop.run_in_executor(self.executor, prepare, model, image, options)
+        t1 = time.perf_counter()
+        outputs = await model.infer(tensor)
+        t2 = time.perf_counter()
+        pred = await loop.run_in_executor(self.executor, postprocess, model.spec.task, outputs, lb,
+                                          model.spec, options)
+        t3 = time.perf_counter()
+        timings.preprocess, timings.inference, timings.postprocess = (t1 - t0) * 1000, (t2 - t1) * 1000, (t3 - t2) * 1000
+        return pred, timings
