@@ -69,3 +69,7 @@ class RateLimited(Overloaded):
 
 class NotReady(Overloaded):
     """The daemon is starting, reloading or stopping."""
+
+
+class SlowClient(BadRequest):
+    """The client did not send its whole request within the body timeout."""

@@ -1,0 +1,83 @@
+"""The ``yolo-edge`` command: ``serve`` runs the daemon."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from edge.config import Config, load_config
+from edge.errors import EdgeError
+from edge.web_app import STATE, create_app
+
+logger = logging.getLogger("edge")
+
+
+def setup_logging(verbose: bool = False) -> None:
+    # journald stamps each line itself; elsewhere a time helps.
+    fmt = "%(levelname)s %(name)s: %(message)s" if os.environ.get("JOURNAL_STREAM") else \
+        "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=fmt, stream=sys.stderr)
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    overrides: dict[str, dict[str, object]] = {"server": {}, "models": {}}
+    if args.host:
+        overrides["server"]["host"] = args.host
+    if args.port:
+        overrides["server"]["port"] = args.port
+    if args.models:
+        overrides["models"]["dir"] = str(Path(args.models).resolve())
+    return load_config(args.config, overrides)
+
+
+async def serve(config: Config) -> None:
+    app = create_app(config)
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=config.server.drain_timeout_s,
+                           access_log_format='%a "%r" %s %b %Tfs "%{User-Agent}i"')
+    await runner.setup()  # compiles and warms every model
+    site = web.TCPSite(runner, config.server.host, config.server.port)
+    await site.start()
+    state = app[STATE]
+    logger.info("listening on http://%s:%d, serving %s", config.server.host, config.server.port,
+                ", ".join(state.models.models))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    logger.info("stopping: finishing requests in flight (at most %.0f s)", config.server.drain_timeout_s)
+    state.ready = False
+    await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="yolo-edge", description="Serve YOLO models from OpenVINO on this device.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_serve = sub.add_parser("serve", help="run the inference daemon")
+    p_serve.add_argument("--config", default="config.yaml", help="config file (default: config.yaml)")
+    p_serve.add_argument("--host", help="listen address (overrides server.host)")
+    p_serve.add_argument("--port", type=int, help="listen port (overrides server.port)")
+    p_serve.add_argument("--models", help="model repository folder (overrides models.dir)")
+    p_serve.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    setup_logging(getattr(args, "verbose", False))
+    try:
+        if args.command == "serve":
+            asyncio.run(serve(config_from_args(args)))
+    except EdgeError as exc:
+        logger.error("%s", exc)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
