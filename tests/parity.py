@@ -1,0 +1,271 @@
+"""Shared helpers of the parity tests: find the data, export models once per session, run the same
+OpenVINO IR through our pipeline and through ``ultralytics.YOLO``, and match the two predictions.
+
+A plain module (not a conftest): the parity test modules import it. Figures of every comparison are
+collected in ``FIGURES``, printed at the end of each test (``pytest -s``) and written to
+``$YOLO_EDGE_PARITY_JSON`` (default ``/tmp/yolo-edge-parity.json``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.letterbox import letterbox
+from edge.model_repo import ModelSpec, read_model_folder
+from edge.prediction import Prediction
+
+os.environ.setdefault("YOLO_OFFLINE", "1")
+os.environ.setdefault("YOLO_VERBOSE", "False")
+
+REPO = Path(__file__).resolve().parents[1]
+CONF, IOU = 0.25, 0.45
+OV_CONFIG = {"PERFORMANCE_HINT": "LATENCY"}  # what Ultralytics' OpenVINO backend compiles with
+FIGURES_PATH = Path(os.environ.get("YOLO_EDGE_PARITY_JSON", "/tmp/yolo-edge-parity.json"))
+
+
+# ---------------------------------------------------------------- data and models
+
+def data_dir() -> Path | None:
+    env = os.environ.get("YOLO_EDGE_TEST_DATA")
+    path = Path(env) if env else REPO.parent / "shared" / "data"
+    return path if path.is_dir() else None
+
+
+def require_data() -> Path:
+    path = data_dir()
+    if path is None:
+        pytest.skip("test data not found: set YOLO_EDGE_TEST_DATA or provide <repo>/../shared/data")
+    return path
+
+
+def require(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"{path} is absent")
+    return path
+
+
+def assets() -> list[Path]:
+    """Ultralytics' bus.jpg and zidane.jpg, from the installed package."""
+    from ultralytics.utils import ASSETS
+
+    return [Path(ASSETS) / "bus.jpg", Path(ASSETS) / "zidane.jpg"]
+
+
+def coco_images(data: Path, subset: str, extra: int = 12) -> list[Path]:
+    """The images of ``subset`` (coco8-seg, coco8-pose) plus the first ``extra`` coco128 images not
+    already there (coco8* are coco128 images), sorted by name."""
+    first = sorted((data / subset / "images").rglob("*.jpg"))
+    names = {p.name for p in first}
+    more = [p for p in sorted((data / "coco128" / "images" / "train2017").glob("*.jpg")) if p.name not in names]
+    return first + more[:extra]
+
+
+_workdir: tempfile.TemporaryDirectory[str] | None = None
+
+
+def workdir() -> Path:
+    """A temporary folder for this test session's exports, removed at exit."""
+    global _workdir
+    if _workdir is None:
+        _workdir = tempfile.TemporaryDirectory(prefix="yolo-edge-parity-")
+    return Path(_workdir.name)
+
+
+@functools.lru_cache(maxsize=None)
+def export_openvino(source: str, imgsz: int, seed: int | None = None) -> Path:
+    """Export a .pt checkpoint, or a model built from a yaml with ``torch.manual_seed(seed)``, to an
+    FP32 OpenVINO folder (Ultralytics ``export format=openvino``), once per session. Returns the folder."""
+    import torch
+    from ultralytics import YOLO
+
+    out = workdir() / f"{Path(source).stem}-{imgsz}"
+    out.mkdir(parents=True, exist_ok=True)
+    if source.endswith(".yaml"):
+        if seed is not None:
+            torch.manual_seed(seed)
+        model = YOLO(source)
+        pt = out / f"{Path(source).stem}.pt"
+        model.save(pt)
+    else:
+        pt = out / Path(source).name
+        pt.write_bytes(Path(source).read_bytes())
+    folder = YOLO(str(pt)).export(format="openvino", imgsz=imgsz, dynamic=False, half=False, int8=False,
+                                  device="cpu", verbose=False)
+    return Path(folder)
+
+
+# ---------------------------------------------------------------- the two pipelines
+
+@functools.lru_cache(maxsize=None)
+def compiled(xml: Path) -> Any:
+    import openvino as ov
+
+    return ov.Core().compile_model(str(xml), "CPU", OV_CONFIG)
+
+
+def to_tensor(image_bgr: np.ndarray) -> np.ndarray:
+    """u8 BGR (h, w, 3) -> float32 RGB (1, 3, h, w) in [0, 1], as Ultralytics' ``preprocess``."""
+    rgb = image_bgr[..., ::-1].transpose(2, 0, 1)[None]
+    return np.ascontiguousarray(rgb, dtype=np.float32) / np.float32(255)
+
+
+def infer(spec: ModelSpec, tensor: np.ndarray) -> list[np.ndarray]:
+    model = compiled(spec.xml)
+    result = model(tensor)
+    return [np.asarray(result[out]) for out in model.outputs]
+
+
+def run_ours_letterboxed(spec: ModelSpec, image: np.ndarray, imgsz: int, postprocess_fn: Any) -> Prediction:
+    """Letterbox as Ultralytics does (minimal rectangle for dynamic exports), infer, post-process."""
+    minimal = bool(spec.dynamic)
+    net_in, lb = letterbox(image, (imgsz, imgsz), stride=spec.stride, minimal=minimal)
+    return postprocess_fn(infer(spec, to_tensor(net_in)), lb)
+
+
+@functools.lru_cache(maxsize=None)
+def ultralytics_model(folder: Path, task: str) -> Any:
+    from ultralytics import YOLO
+
+    return YOLO(str(folder), task=task)
+
+
+def run_ultralytics(folder: Path, task: str, image: np.ndarray, **kwargs: Any) -> Any:
+    kwargs = {"conf": CONF, "iou": IOU, "verbose": False, "device": "cpu", **kwargs}
+    return ultralytics_model(folder, task).predict(image, **kwargs)[0]
+
+
+def spec_of(folder: Path) -> ModelSpec:
+    return read_model_folder(folder, model_id="parity")
+
+
+def read_image(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path))
+    assert image is not None, path
+    return image
+
+
+# ---------------------------------------------------------------- matching
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, 4) x (M, 4) xyxy -> (N, M)."""
+    tl = np.maximum(a[:, None, :2], b[None, :, :2])
+    br = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.clip(br - tl, 0, None).prod(-1)
+    area_a = (a[:, 2:] - a[:, :2]).prod(-1)
+    area_b = (b[:, 2:] - b[:, :2]).prod(-1)
+    return inter / (area_a[:, None] + area_b[None] - inter + 1e-9)
+
+
+@dataclass
+class Match:
+    """Pairs (ours, theirs) matched by class and best box IoU; unmatched rows on either side."""
+
+    pairs: list[tuple[int, int]]
+    ious: list[float]
+    unmatched_ours: list[int]
+    unmatched_theirs: list[int]
+
+
+def match(ours_boxes: np.ndarray, ours_cls: np.ndarray, theirs_boxes: np.ndarray, theirs_cls: np.ndarray) -> Match:
+    iou = box_iou(ours_boxes.astype(np.float64), theirs_boxes.astype(np.float64)) if len(ours_boxes) and len(theirs_boxes) \
+        else np.zeros((len(ours_boxes), len(theirs_boxes)))
+    iou = np.where(ours_cls[:, None] == theirs_cls[None, :], iou, -1.0)
+    pairs, ious = [], []
+    free_o, free_t = set(range(len(ours_boxes))), set(range(len(theirs_boxes)))
+    for flat in np.argsort(-iou, axis=None, kind="stable"):
+        i, j = np.unravel_index(flat, iou.shape)
+        if iou[i, j] <= 0.5:
+            break
+        if i in free_o and j in free_t:
+            pairs.append((int(i), int(j)))
+            ious.append(float(iou[i, j]))
+            free_o.discard(i)
+            free_t.discard(j)
+    return Match(pairs, ious, sorted(free_o), sorted(free_t))
+
+
+def assert_unmatched_are_borderline(m: Match, ours_scores: np.ndarray, theirs_scores: np.ndarray,
+                                    conf: float, where: str) -> None:
+    """Rows only one side found are tolerated only when their score sits at the threshold."""
+    for i in m.unmatched_ours:
+        assert ours_scores[i] < conf + 0.01, f"{where}: we found instance {i} (score {ours_scores[i]:.3f}) Ultralytics did not"
+    for j in m.unmatched_theirs:
+        assert theirs_scores[j] < conf + 0.01, f"{where}: Ultralytics found instance {j} (score {theirs_scores[j]:.3f}) we did not"
+
+
+def mask_from_polygon(poly: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    mask = np.zeros(shape, np.uint8)
+    if len(poly):
+        cv2.fillPoly(mask, [np.round(poly).astype(np.int32).reshape(-1, 1, 2)], 1)
+    return mask
+
+
+def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 1.0
+
+
+# ---------------------------------------------------------------- figures
+
+@dataclass
+class Figures:
+    """Parity figures of one model: instances compared and matched, worst errors seen."""
+
+    images: int = 0
+    ours: int = 0
+    theirs: int = 0
+    matched: int = 0
+    worst_box_iou: float = 1.0
+    worst_conf_diff: float = 0.0
+    worst_mask_iou: float | None = None
+    worst_keypoint_px: float | None = None
+    worst_visible_diff: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def worst(self, name: str, value: float, low: bool) -> None:
+        old = getattr(self, name)
+        setattr(self, name, value if old is None else (min(old, value) if low else max(old, value)))
+
+
+FIGURES: dict[str, Figures] = {}
+
+
+def figures(key: str) -> Figures:
+    return FIGURES.setdefault(key, Figures())
+
+
+def report(key: str) -> None:
+    """Print one model's figures and merge them into the JSON file."""
+    fig = FIGURES[key]
+    line = {k: (round(v, 5) if isinstance(v, float) else v) for k, v in fig.__dict__.items()}
+    print(f"\nPARITY {key}: {json.dumps(line)}")
+    try:
+        existing = json.loads(FIGURES_PATH.read_text()) if FIGURES_PATH.exists() else {}
+    except (OSError, ValueError):
+        existing = {}
+    existing[key] = line
+    FIGURES_PATH.write_text(json.dumps(existing, indent=1))
+
+
+# ---------------------------------------------------------------- summary() comparison
+
+def same_shape(ours: Any, theirs: Any, where: str = "") -> None:
+    """Same keys at every level and the same value types (list items included)."""
+    assert type(ours) is type(theirs), f"{where}: {type(ours).__name__} != {type(theirs).__name__}"
+    if isinstance(theirs, dict):
+        assert list(ours) == list(theirs), f"{where}: keys {list(ours)} != {list(theirs)}"
+        for k in theirs:
+            same_shape(ours[k], theirs[k], f"{where}.{k}")
+    elif isinstance(theirs, list) and theirs and ours:
+        for i, (a, b) in enumerate(zip(ours, theirs)):
+            same_shape(a, b, f"{where}[{i}]")
