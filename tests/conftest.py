@@ -1,0 +1,36 @@
+"""Shared fixtures: real data, real models, a real daemon on a loopback port."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.daemon_process import Daemon, link_models, start_daemon
+from tests.shared_data import require_shared_data
+
+os.environ.setdefault("YOLO_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    return require_shared_data()
+
+
+@pytest.fixture(scope="session")
+def detect_models(shared_data: Path) -> dict[str, Path]:
+    return {
+        "yolov8n": shared_data / "models" / "yolov8n_int8_openvino_model",
+        "yolo11n": shared_data / "models" / "yolo11n_int8_openvino_model",
+    }
+
+
+@pytest.fixture(scope="session")
+def detect_daemon(tmp_path_factory: pytest.TempPathFactory, detect_models: dict[str, Path]) -> Iterator[Daemon]:
+    """One daemon serving the real yolov8n and yolo11n INT8 exports, shared by a test session."""
+    tmp = tmp_path_factory.mktemp("detect-daemon")
+    daemon = start_daemon(tmp, link_models(tmp, detect_models))
+    yield daemon
+    daemon.stop()
