@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 import yaml
 
+from edge.camera_config import CameraConfig, MqttConfig, check_camera_ids
 from edge.errors import ConfigError
 
 DEVICES = ("CPU", "GPU", "NPU", "AUTO")
@@ -77,6 +78,8 @@ class Config:
     models: ModelsConfig = field(default_factory=ModelsConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
     url_fetch: UrlFetchConfig = field(default_factory=UrlFetchConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
+    cameras: list[CameraConfig] = field(default_factory=list)
     source: Path | None = None  # the file this came from, for messages
 
 
@@ -105,11 +108,13 @@ def config_from_dict(raw: dict[str, Any], source: Path | None = None) -> Config:
     for f in dataclasses.fields(Config):
         if f.name == "source":
             continue
-        sections[f.name] = _build(f.type_hint if hasattr(f, "type_hint") else _hints(Config)[f.name],
-                                  raw.get(f.name) or {}, f"{where}: {f.name}", base)
+        hint = _hints(Config)[f.name]
+        empty: Any = [] if typing.get_origin(hint) is list else {}
+        sections[f.name] = _coerce(hint, raw.get(f.name) or empty, f"{where}: {f.name}", base)
     unknown = set(raw) - set(sections)
     if unknown:
         raise ConfigError(f"{where}: unknown section {sorted(unknown)[0]!r}; expected one of {sorted(sections)}")
+    check_camera_ids(sections["cameras"], f"{where}: cameras")
     return Config(**sections, source=source)
 
 
@@ -135,7 +140,10 @@ def _build(cls: type, values: Any, where: str, base: Path) -> Any:
         if check is not None and value is not None and not check(value):
             raise ConfigError(f"{key}: {values[f.name]!r} is not {f.metadata.get('expect') or 'allowed'}")
         kwargs[f.name] = value
-    return cls(**kwargs)
+    obj = cls(**kwargs)
+    if hasattr(obj, "validate"):  # checks that span fields
+        obj.validate(where)
+    return obj
 
 
 def _coerce(hint: Any, value: Any, key: str, base: Path) -> Any:
