@@ -68,12 +68,25 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
                         content_type="application/json", headers=headers)
 
 
-def error_response(exc: errors.EdgeError) -> web.Response:
+def hub_error_body(message: str) -> dict[str, Any]:
+    return {"success": False, "message": message}
+
+
+# A dialect's error envelope (message -> JSON body), set on the request by that dialect's handlers.
+ERROR_BODY = web.RequestKey("error_body", Callable[[str], dict[str, Any]])  # type: ignore[arg-type]
+
+
+def error_body(request: web.Request) -> Callable[[str], dict[str, Any]]:
+    return request.get(ERROR_BODY, hub_error_body)
+
+
+def error_response(exc: errors.EdgeError, body: Callable[[str], dict[str, Any]] = hub_error_body
+                   ) -> web.Response:
     status = next(code for cls, code in STATUS if isinstance(exc, cls))
     headers = {}
     if isinstance(exc, errors.Overloaded):
         headers["Retry-After"] = str(max(1, round(exc.retry_after)))
-    return json_response({"success": False, "message": str(exc)}, status, headers)
+    return json_response(body(str(exc)), status, headers)
 
 
 @web.middleware
@@ -84,20 +97,21 @@ async def error_middleware(request: web.Request, handler: Callable[[web.Request]
     except errors.EdgeError as exc:
         if isinstance(exc, (errors.ModelError, errors.DeviceError)) or type(exc) is errors.EdgeError:
             logger.error("%s %s: %s", request.method, request.path, exc)
-        return error_response(exc)
+        return error_response(exc, error_body(request))
     except web.HTTPRequestEntityTooLarge:
         limit = request.app[STATE].config.server.max_body_mb
         return error_response(errors.PayloadTooLarge(f"the request body is larger than this device accepts "
-                                                     f"({limit:g} MB, server.max_body_mb)"))
+                                                     f"({limit:g} MB, server.max_body_mb)"),
+                              error_body(request))
     except web.HTTPException as exc:
         if exc.status >= 400:
-            return json_response({"success": False, "message": exc.reason}, exc.status)
+            return json_response(error_body(request)(exc.reason), exc.status)
         raise
     except asyncio.CancelledError:
         raise
     except Exception:
         logger.exception("%s %s failed", request.method, request.path)
-        return json_response({"success": False, "message": "internal error; the daemon log has the details"}, 500)
+        return json_response(error_body(request)("internal error; the daemon log has the details"), 500)
 
 
 def api_key_of(request: web.Request) -> str | None:
@@ -239,4 +253,6 @@ def create_app(config: Config, keys: KeyRing | None = None) -> web.Application:
     app.router.add_get("/v1/models", list_models)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    from edge.web_platform import add_platform_routes  # imports this module: import here, not at the top
+    add_platform_routes(app)
     return app
