@@ -41,6 +41,10 @@ class ModelNotFound(EdgeError):
     """No model of that id is served."""
 
 
+class CameraNotFound(EdgeError):
+    """No camera of that id is configured."""
+
+
 class UrlFetchError(BadRequest):
     """An image URL was refused (host not allowed) or could not be fetched."""
 
@@ -49,6 +53,10 @@ class UrlFetchError(BadRequest):
 
 class ModelError(EdgeError):
     """A model folder is broken or its outputs are not what its task expects."""
+
+
+class CameraError(EdgeError):
+    """A camera source could not be opened, or stopped giving frames."""
 
 
 class DeviceError(EdgeError):
