@@ -9,11 +9,14 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Callable
 
 from aiohttp import web
 
 from edge.config import Config, load_config
 from edge.errors import EdgeError
+from edge.keygen import ensure_key_file
+from edge.service_lifecycle import ServiceLifecycle
 from edge.web_app import STATE, create_app
 
 logger = logging.getLogger("edge")
@@ -37,24 +40,29 @@ def config_from_args(args: argparse.Namespace) -> Config:
     return load_config(args.config, overrides)
 
 
-async def serve(config: Config) -> None:
+async def serve(config: Config, read_config: Callable[[], Config] | None = None) -> None:
+    """Run until SIGTERM/SIGINT; SIGHUP reloads from ``read_config`` (see ``edge.service_lifecycle``)."""
     app = create_app(config)
+    state = app[STATE]
+    life = ServiceLifecycle(state, read_config)
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=config.server.drain_timeout_s,
                            access_log_format='%a "%r" %s %b %Tfs "%{User-Agent}i"')
-    await runner.setup()  # compiles and warms every model
-    site = web.TCPSite(runner, config.server.host, config.server.port)
-    await site.start()
-    state = app[STATE]
+    async with life.starting():  # EXTEND_TIMEOUT_USEC while compiling; STATUS on failure
+        await runner.setup()  # compiles and warms every model
+        site = web.TCPSite(runner, config.server.host, config.server.port)
+        await site.start()
     logger.info("listening on http://%s:%d, serving %s", config.server.host, config.server.port,
                 ", ".join(state.models.models))
+    life.serving(f"http://{config.server.host}:{config.server.port}")  # READY=1, watchdog, SIGHUP
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     logger.info("stopping: finishing requests in flight (at most %.0f s)", config.server.drain_timeout_s)
-    state.ready = False
+    life.stopping()  # STOPPING=1, /readyz 503
     await runner.cleanup()
+    await life.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,11 +74,19 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("--port", type=int, help="listen port (overrides server.port)")
     p_serve.add_argument("--models", help="model repository folder (overrides models.dir)")
     p_serve.add_argument("-v", "--verbose", action="store_true")
+    p_key = sub.add_parser("keygen", help="create an API key file if it does not exist and print the new key once")
+    p_key.add_argument("--file", required=True, help="the key file (one key per line)")
     args = parser.parse_args(argv)
     setup_logging(getattr(args, "verbose", False))
     try:
         if args.command == "serve":
-            asyncio.run(serve(config_from_args(args)))
+            asyncio.run(serve(config_from_args(args), lambda: config_from_args(args)))
+        elif args.command == "keygen":
+            key = ensure_key_file(Path(args.file))
+            if key:
+                print(f"New API key (shown once, stored in {args.file}): {key}")
+            else:
+                print(f"{args.file} already holds a key; keeping it")
     except EdgeError as exc:
         logger.error("%s", exc)
         return 2

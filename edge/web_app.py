@@ -28,6 +28,9 @@ from edge.predictor import Predictor, Timings
 from edge.prediction import Prediction
 from edge.summary import summarize
 from edge.url_fetch import fetch_image
+from edge.metrics import Metrics, install_metrics
+from edge.openapi import openapi_handler
+from edge.rate_limit import RateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -58,13 +61,15 @@ class ServingState:
     ready: bool = False
     pending: int = 0  # requests admitted and not yet answered
     started_at: float = field(default_factory=time.monotonic)
+    limiter: RateLimiter = field(default_factory=lambda: RateLimiter(0))  # per-key rates (edge/rate_limit.py)
+    metrics: Metrics | None = None  # this app's Prometheus registry (edge/metrics.py)
 
 
 STATE = web.AppKey("state", ServingState)
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(body=orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), status=status,
+    return web.Response(body=orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS), status=status,
                         content_type="application/json", headers=headers)
 
 
@@ -129,6 +134,8 @@ def require_key(request: web.Request) -> None:
         if api_key_of(request):
             raise errors.Unauthorized("the API key is not valid for this device")
         raise errors.Unauthorized("missing API key: send it in the 'x-api-key' header")
+    if state.limiter:  # after the key check, so a wrong key cannot drain a good key's bucket
+        state.limiter.check(api_key_of(request) or request.remote or "")
 
 
 class Admission:
@@ -148,16 +155,29 @@ class Admission:
         self.state.pending -= 1
 
 
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+MAX_TEXT_FIELD = 64 * 1024  # bytes of one text field, except those in LARGE_TEXT_FIELDS
+LARGE_TEXT_FIELDS = frozenset({"source"})  # the Platform's base64 image
+
+
 async def read_form(request: web.Request) -> Any:
     """The whole multipart or urlencoded body, within the body timeout and size cap."""
     timeout = request.app[STATE].config.server.body_timeout_s
+    if request.content_type not in FORM_TYPES:
+        raise errors.UnsupportedMediaType(f"the request body is {request.content_type!r}; send multipart/form-data "
+                                          "(or application/x-www-form-urlencoded) with the image as a file field")
     try:
         async with asyncio.timeout(timeout):
-            return await request.post()
+            form = await request.post()
     except TimeoutError:
         raise errors.SlowClient(f"the request body did not arrive within {timeout:g} s") from None
-    except ValueError as exc:  # malformed multipart
-        raise errors.BadRequest(f"the form could not be read: {exc}") from None
+    except (ValueError, AssertionError, LookupError) as exc:  # malformed multipart, bad charset
+        raise errors.BadRequest(f"the form could not be read: {str(exc)[:200]}") from None
+    for name, value in form.items():
+        if isinstance(value, str) and len(value) > MAX_TEXT_FIELD and name not in LARGE_TEXT_FIELDS:
+            raise errors.PayloadTooLarge(f"form field {name[:40]!r} is {len(value)} characters; text fields are "
+                                         f"limited to {MAX_TEXT_FIELD // 1024} KB")
+    return form
 
 
 async def image_bytes(form: Any, file_field: str, url_field: str, config: Config) -> bytes:
@@ -187,9 +207,10 @@ async def predict_v1(request: web.Request) -> web.Response:
     with Admission(state):
         form = await read_form(request)
         options, output = parse_options(form, len(model.spec.names), HUB_FIELDS)
+        top_k = top_k_v1(form)  # validated before inference, not after
         data = await image_bytes(form, "image", "url", state.config)
         pred, _ = await run_prediction(state, model, data, options)
-    items = summarize(pred, model.spec.names, output.normalize, output.decimals, top_k=top_k_v1(form))
+    items = summarize(pred, model.spec.names, output.normalize, output.decimals, top_k=top_k)
     return json_response({"success": True, "message": "Inference complete.", "data": items})
 
 
@@ -204,7 +225,10 @@ def top_k_v1(form: Any) -> int:
 async def run_prediction(state: ServingState, model: LoadedModel, data: bytes, options: Any
                          ) -> tuple[Prediction, Timings]:
     assert state.predictor is not None
-    return await state.predictor.predict_bytes(model, data, options)
+    pred, timings = await state.predictor.predict_bytes(model, data, options)
+    if state.metrics is not None:
+        state.metrics.observe_stages(model.spec.model_id, timings)
+    return pred, timings
 
 
 async def list_models(request: web.Request) -> web.Response:
@@ -253,6 +277,10 @@ def create_app(config: Config, keys: KeyRing | None = None) -> web.Application:
     app.router.add_get("/v1/models", list_models)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    state = app[STATE]
+    state.limiter = RateLimiter(config.server.rate_limit_per_key)
+    state.metrics = install_metrics(app, state)  # GET /metrics; its middleware goes outermost
+    app.router.add_get("/openapi.json", openapi_handler)
     from edge.web_platform import add_platform_routes  # imports this module: import here, not at the top
     add_platform_routes(app)
     return app

@@ -34,3 +34,13 @@ def detect_daemon(tmp_path_factory: pytest.TempPathFactory, detect_models: dict[
     daemon = start_daemon(tmp, link_models(tmp, detect_models))
     yield daemon
     daemon.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the figures tests measured (parity, sizes) so CI logs carry them."""
+    from tests.detection_matching import FIGURES_DIR
+    files = sorted(FIGURES_DIR.glob("*.json")) if FIGURES_DIR.is_dir() else []
+    if files:
+        terminalreporter.section("figures")
+        for path in files:
+            terminalreporter.write_line(f"{path.stem}: {' '.join(path.read_text().split())}")
