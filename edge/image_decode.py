@@ -2,8 +2,10 @@
 
 The format and pixel count are read from the file header first, so a decompression bomb (a tiny
 file claiming 60000 x 60000 pixels) is refused before any pixel is allocated. Accepted: JPEG, PNG,
-WebP, BMP. Multi-frame files are not accepted (GIF, animated WebP), TIFF neither.
-EXIF orientation is applied, as Ultralytics' ``cv2.imread`` does.
+WebP, BMP. GIF and TIFF are refused (415). Animated PNG and animated WebP decode to their first
+frame, as Ultralytics' ``imread`` (``cv2.imdecode``) does; their canvas size is what is checked.
+EXIF orientation is applied, as in Ultralytics: its ``imread`` is ``cv2.imdecode(..., IMREAD_COLOR)``,
+which rotates JPEG, PNG and WebP by their EXIF orientation tag; we call the same function.
 """
 
 from __future__ import annotations
@@ -59,8 +61,6 @@ def header_size(data: bytes, fmt: str) -> tuple[int, int]:
 def _webp_size(data: bytes) -> tuple[int, int]:
     chunk = data[12:16]
     if chunk == b"VP8X":
-        if data[20] & 0x02:
-            raise UnsupportedMediaType("animated WebP is not accepted; send one frame as JPEG, PNG or WebP")
         w = 1 + int.from_bytes(data[24:27], "little")
         h = 1 + int.from_bytes(data[27:30], "little")
         return w, h
@@ -112,7 +112,10 @@ def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
     if fmt == "jpeg" and b"\xff\xd9" not in data[-1024:]:
         # OpenCV would decode a cut-off JPEG as grey rows and say nothing.
         raise BadImage("the JPEG is truncated (no end-of-image marker)")
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error:
+        image = None
+    if image is None or image.ndim != 3 or image.shape[2] != 3 or image.size == 0:
         raise BadImage(f"the {fmt.upper()} image could not be decoded (truncated or corrupt)")
     return image

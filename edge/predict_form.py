@@ -21,15 +21,21 @@ class OutputOptions:
     decimals: int = 5
 
 
+def shown(raw: object, limit: int = 40) -> str:
+    """``raw`` for an error message, cut short: a client may send megabytes in one field."""
+    text = repr(raw)
+    return text if len(text) <= limit else text[:limit] + f"... ({len(str(raw))} characters)"
+
+
 def parse_int(name: str, raw: str, low: int, high: int) -> int:
     try:
         value = float(raw)
     except (TypeError, ValueError):
-        raise BadRequest(f"{name} must be an integer from {low} to {high}, got {raw!r}") from None
+        raise BadRequest(f"{name} must be an integer from {low} to {high}, got {shown(raw)}") from None
     if not math.isfinite(value) or value != int(value):
-        raise BadRequest(f"{name} must be an integer from {low} to {high}, got {raw!r}")
+        raise BadRequest(f"{name} must be an integer from {low} to {high}, got {shown(raw)}")
     if not low <= value <= high:
-        raise BadRequest(f"{name} must be from {low} to {high}, got {raw!r}")
+        raise BadRequest(f"{name} must be from {low} to {high}, got {shown(raw)}")
     return int(value)
 
 
@@ -37,11 +43,11 @@ def parse_float(name: str, raw: str, low: float, high: float) -> float:
     try:
         value = float(raw)
     except (TypeError, ValueError):
-        raise BadRequest(f"{name} must be a number from {low} to {high}, got {raw!r}") from None
+        raise BadRequest(f"{name} must be a number from {low} to {high}, got {shown(raw)}") from None
     if not math.isfinite(value):
-        raise BadRequest(f"{name} must be a finite number from {low} to {high}, got {raw!r}")
+        raise BadRequest(f"{name} must be a finite number from {low} to {high}, got {shown(raw)}")
     if not low <= value <= high:
-        raise BadRequest(f"{name} must be from {low} to {high}, got {raw!r}")
+        raise BadRequest(f"{name} must be from {low} to {high}, got {shown(raw)}")
     return value
 
 
@@ -51,7 +57,7 @@ def parse_bool(name: str, raw: str) -> bool:
         return True
     if text in ("false", "0", "no", "off", ""):
         return False
-    raise BadRequest(f"{name} must be true or false, got {raw!r}")
+    raise BadRequest(f"{name} must be true or false, got {shown(raw)}")
 
 
 def parse_classes(name: str, raw: str, num_classes: int) -> frozenset[int]:
@@ -63,7 +69,7 @@ def parse_classes(name: str, raw: str, num_classes: int) -> frozenset[int]:
         out = [parse_int(name, str(v).strip(), 0, num_classes - 1) for v in values]
     except (json.JSONDecodeError, BadRequest):
         raise BadRequest(f"{name} must be class indices 0-{num_classes - 1}, comma separated or a JSON list, "
-                         f"got {raw!r}") from None
+                         f"got {shown(raw)}") from None
     if not out:
         raise BadRequest(f"{name} must list at least one class index")
     return frozenset(out)

@@ -43,6 +43,8 @@ class AllowList:
 
     def address_allowed(self, host: str, address: str) -> bool:
         ip = ipaddress.ip_address(address.split("%")[0])
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped  # ::ffff:169.254.169.254 is 169.254.169.254
         if any(ip in net for net in ALWAYS_BLOCKED):
             return False
         return host.lower().rstrip(".") in self.names or any(ip in net for net in self.networks)
@@ -68,7 +70,9 @@ async def _resolve_checked(allow: AllowList, host: str, port: int) -> list[dict[
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        raise UrlFetchError(f"url: cannot resolve host {host!r}: {exc.strerror}") from None
+        raise UrlFetchError(f"url: cannot resolve host {host[:100]!r}: {exc.strerror}") from None
+    except (UnicodeError, ValueError):
+        raise UrlFetchError(f"url: {host[:100]!r} is not a valid host name") from None
     addresses = sorted({info[4][0] for info in infos})
     refused = [a for a in addresses if not allow.address_allowed(host, a)]
     if refused:
@@ -87,17 +91,20 @@ async def fetch_image(url: str, config: UrlFetchConfig) -> bytes:
     try:
         async with asyncio.timeout(config.timeout_s):
             for _ in range(MAX_REDIRECTS + 1):
-                parts = urlsplit(url)
+                try:
+                    parts = urlsplit(url)
+                    port = parts.port or (443 if parts.scheme == "https" else 80)
+                except ValueError:  # a port out of range, a bad [IPv6] literal
+                    raise UrlFetchError(f"url: {url[:200]!r} is not a valid URL") from None
                 if parts.scheme not in ("http", "https") or not parts.hostname:
-                    raise UrlFetchError(f"url: {url!r} is not an http(s) URL")
-                port = parts.port or (443 if parts.scheme == "https" else 80)
+                    raise UrlFetchError(f"url: {url[:200]!r} is not an http(s) URL")
                 infos = await _resolve_checked(allow, parts.hostname, port)
                 connector = aiohttp.TCPConnector(resolver=_PinnedResolver(parts.hostname, infos), use_dns_cache=False)
                 async with aiohttp.ClientSession(connector=connector) as session:
                     async with session.get(url, allow_redirects=False) as response:
                         if response.status in (301, 302, 303, 307, 308) and "Location" in response.headers:
                             url = urljoin(url, response.headers["Location"])
-                            continue
+                            continue  # the next hop is checked against the allow-list like the first
                         if response.status != 200:
                             raise UrlFetchError(f"url: the server answered {response.status} {response.reason}")
                         if response.content_length is not None and response.content_length > limit:
@@ -112,5 +119,5 @@ async def fetch_image(url: str, config: UrlFetchConfig) -> bytes:
             raise UrlFetchError(f"url: more than {MAX_REDIRECTS} redirects")
     except TimeoutError:
         raise UrlFetchError(f"url: no complete answer within {config.timeout_s:g} s") from None
-    except aiohttp.ClientError as exc:
-        raise UrlFetchError(f"url: fetch failed: {exc}") from None
+    except (aiohttp.ClientError, OSError, ValueError) as exc:
+        raise UrlFetchError(f"url: fetch failed: {str(exc)[:200]}") from None

@@ -41,6 +41,7 @@ STATUS: list[tuple[type[errors.EdgeError], int]] = [  # most specific first
     (errors.BadRequest, 400),
     (errors.Unauthorized, 401),
     (errors.ModelNotFound, 404),
+    (errors.CameraNotFound, 404),
     (errors.RateLimited, 429),
     (errors.Overloaded, 503),
     (errors.DeviceError, 503),
@@ -66,6 +67,8 @@ class ServingState:
 
 
 STATE = web.AppKey("state", ServingState)
+# Extra /readyz detail (e.g. camera state): callables returning a dict merged into the body.
+READY_DETAIL = web.AppKey("ready_detail", list)
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -244,6 +247,8 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     state = request.app[STATE]
     body = {"ready": state.ready, "models": sorted(state.models.models)}
+    for detail in request.app.get(READY_DETAIL, ()):
+        body.update(detail())
     return json_response(body, 200 if state.ready else 503)
 
 
@@ -283,4 +288,7 @@ def create_app(config: Config, keys: KeyRing | None = None) -> web.Application:
     app.router.add_get("/openapi.json", openapi_handler)
     from edge.web_platform import add_platform_routes  # imports this module: import here, not at the top
     add_platform_routes(app)
+    app[READY_DETAIL] = []
+    from edge.web_cameras import add_camera_routes  # imports this module too
+    add_camera_routes(app)
     return app
