@@ -13,6 +13,7 @@ from typing import Callable
 
 from aiohttp import web
 
+from edge.access_log import AccessLogger
 from edge.config import Config, load_config
 from edge.errors import EdgeError
 from edge.keygen import ensure_key_file
@@ -46,7 +47,7 @@ async def serve(config: Config, read_config: Callable[[], Config] | None = None)
     state = app[STATE]
     life = ServiceLifecycle(state, read_config)
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=config.server.drain_timeout_s,
-                           access_log_format='%a "%r" %s %b %Tfs "%{User-Agent}i"')
+                           access_log_class=AccessLogger)  # one line per request, no query, no keys
     async with life.starting():  # EXTEND_TIMEOUT_USEC while compiling; STATUS on failure
         await runner.setup()  # compiles and warms every model
         site = web.TCPSite(runner, config.server.host, config.server.port)
