@@ -1,0 +1,184 @@
+"""The inference loop of one camera: an asyncio task on the shared engine.
+
+Each tick takes the newest frame the reader thread holds (``CameraSource.take``; frames that
+arrived in between were dropped there, never queued), looks the model up again (so a reload swaps
+it between two frames), runs ``Predictor.predict_image`` and keeps the result in memory. Ticks
+follow ``fps``/``interval_s``; when inference is slower than that, the loop runs back to back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from edge.annotate import annotate
+from edge.camera_config import CameraConfig, resolve_classes
+from edge.camera_events import EventSink
+from edge.camera_source import CameraSource, Frame
+from edge.engine import LoadedModel
+from edge.errors import BadRequest, ConfigError, EdgeError
+from edge.mjpeg_reader import redact
+from edge.model_set import ModelSet
+from edge.predict_options import PredictOptions
+from edge.prediction import Prediction
+from edge.predictor import Predictor, Timings
+from edge.snapshot_store import encode_jpeg
+
+logger = logging.getLogger(__name__)
+
+POLL_S = 0.02  # how often to look for a frame when the newest one was already inferred
+
+
+class Serving(Protocol):
+    """What the loop needs of the daemon (``ServingState`` has it)."""
+
+    models: ModelSet
+    predictor: Predictor | None
+
+
+@dataclass(frozen=True)
+class CameraResult:
+    """The latest inference of a camera; ``prediction`` is in ``frame.image`` pixels."""
+
+    frame: Frame
+    prediction: Prediction
+    names: dict[int, str]
+    model_id: str
+    timings: Timings
+    time: float  # epoch seconds when inference finished
+
+
+class CameraLoop:
+    def __init__(self, config: CameraConfig, serving: Serving, source: CameraSource, events: EventSink) -> None:
+        self.config = config
+        self.serving = serving
+        self.source = source
+        self.events = events
+        self.latest: CameraResult | None = None
+        self.frames_inferred = 0
+        self.last_error: str | None = None
+        self._options: tuple[LoadedModel, PredictOptions, frozenset[int]] | None = None
+        self._fps_out = 0.0
+        self._window = (time.monotonic(), 0)
+        self._changed = asyncio.Event()
+        self._jpeg_cache: tuple[int, bytes] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def options_for(self, model: LoadedModel) -> tuple[PredictOptions, frozenset[int]]:
+        """Predict options and event classes for ``model``; ConfigError when the camera does not fit it."""
+        if self._options is not None and self._options[0] is model:
+            return self._options[1], self._options[2]
+        where = f"cameras[{self.config.id}]"
+        cfg = self.config
+        if cfg.size > model.max_size:
+            raise ConfigError(f"{where}.size: {cfg.size} is larger than model {cfg.model!r} can run "
+                              f"(at most {model.max_size})")
+        names = model.spec.names
+        classes = resolve_classes(cfg.classes, names, f"{where}.classes") if cfg.classes is not None else None
+        wanted = resolve_classes(cfg.events.classes, names, f"{where}.events.classes")
+        options = PredictOptions(size=cfg.size, confidence=cfg.confidence, iou=cfg.iou, classes=classes)
+        self._options = (model, options, wanted)
+        return options, wanted
+
+    def start(self) -> None:
+        self.source.start()
+        self.events.start()
+        self._task = asyncio.create_task(self._run(), name=f"camera-{self.config.id}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self.events.stop()
+        await asyncio.get_running_loop().run_in_executor(None, self.source.stop)
+
+    async def next_result(self, timeout: float) -> CameraResult | None:
+        """Wait for a result newer than now (for streams); None on timeout."""
+        changed = self._changed
+        try:
+            async with asyncio.timeout(timeout):
+                await changed.wait()
+        except TimeoutError:
+            return None
+        return self.latest
+
+    def annotated_jpeg(self, result: CameraResult, quality: int = 80) -> bytes:
+        """Blocking: ``result``'s frame with its prediction drawn, as JPEG; cached per frame."""
+        cached = self._jpeg_cache
+        if cached is not None and cached[0] == result.frame.seq:
+            return cached[1]
+        jpeg = encode_jpeg(annotate(result.frame.image, result.prediction, result.names), quality)
+        self._jpeg_cache = (result.frame.seq, jpeg)
+        return jpeg
+
+    def status(self) -> dict[str, Any]:
+        start, _ = self._window
+        latest = self.latest
+        return {
+            "id": self.config.id, "source": redact(self.config.source), "model": self.config.model,
+            "interval_s": round(self.config.period_s, 4),
+            **self.source.status(),
+            "fps_out": round(self._fps_out if time.monotonic() - start < 3 * max(1.0, self.config.period_s)
+                             else 0.0, 2),
+            "frames_inferred": self.frames_inferred,
+            "last_inference_time": latest.time if latest else None,
+            "inference_ms": round(latest.timings.inference, 2) if latest else None,
+            "inference_error": self.last_error,
+            "events": self.events.status(),
+        }
+
+    async def _run(self) -> None:
+        period = self.config.period_s
+        next_due = time.monotonic()
+        while True:
+            delay = next_due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            frame = self.source.take()
+            if frame is None:
+                await asyncio.sleep(POLL_S)
+                continue
+            started = time.monotonic()
+            next_due = max(next_due + period, started)
+            try:
+                await self._infer(frame)
+            except asyncio.CancelledError:
+                raise
+            except EdgeError as exc:
+                self._error(str(exc))
+                next_due = max(next_due, time.monotonic() + min(5.0, max(period, 1.0)))
+            except Exception as exc:  # keep the camera alive; the log has the trace
+                logger.exception("camera %s: inference failed", self.config.id)
+                self._error(f"{type(exc).__name__}: {exc}")
+                next_due = max(next_due, time.monotonic() + min(5.0, max(period, 1.0)))
+
+    async def _infer(self, frame: Frame) -> None:
+        predictor = self.serving.predictor
+        if predictor is None:
+            raise EdgeError("the engine is not ready")
+        model = self.serving.models.get(self.config.model)
+        try:
+            options, wanted = self.options_for(model)
+        except ConfigError as exc:  # a reload brought a model this camera does not fit
+            raise BadRequest(str(exc)) from None
+        pred, timings = await predictor.predict_image(model, frame.image, options)
+        result = CameraResult(frame, pred, model.spec.names, model.spec.model_id, timings, time.time())
+        self.latest = result
+        self.frames_inferred += 1
+        self.last_error = None
+        now = time.monotonic()
+        start, count = self._window
+        if now - start >= max(1.0, 2 * self.config.period_s):
+            self._fps_out = (self.frames_inferred - count) / (now - start)
+            self._window = (now, self.frames_inferred)
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+        await self.events.handle(frame.image, frame.time, pred, model.spec.names, model.spec.model_id, wanted, now)
+
+    def _error(self, message: str) -> None:
+        if message != self.last_error:
+            logger.warning("camera %s: %s", self.config.id, message)
+        self.last_error = message
