@@ -1,0 +1,69 @@
+"""Model inputs from image files, through exactly the runtime letterbox (``edge.letterbox``).
+
+An input is (1, 3, h, w) float32 RGB in [0, 1], the layout of an Ultralytics OpenVINO export
+(the daemon does the same conversion in the graph's pre-processing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from conversion.progress import Progress
+from edge.letterbox import Letterbox, letterbox
+
+
+def to_input(image: np.ndarray, imgsz: tuple[int, int], stride: int) -> tuple[np.ndarray, Letterbox]:
+    """(H, W, 3) u8 BGR -> (1, 3, h, w) f32 RGB model input and the letterbox mapping."""
+    boxed, box = letterbox(image, imgsz, stride=stride, minimal=False)
+    tensor = np.ascontiguousarray(boxed[:, :, ::-1].transpose(2, 0, 1), dtype=np.float32) / 255.0
+    return tensor[None], box
+
+
+def read_bgr(path: Path) -> np.ndarray:
+    """Decode an image file to (H, W, 3) u8 BGR; raises ``ValueError`` when OpenCV cannot."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError(f"{path}: cannot decode")
+    return image
+
+
+class LetterboxedImages(Sequence[np.ndarray]):
+    """A lazily decoded list of model inputs; what ``nncf.Dataset`` iterates for calibration."""
+
+    def __init__(self, paths: Sequence[Path], imgsz: tuple[int, int], stride: int,
+                 progress: Progress | None = None, label: str = "calibration") -> None:
+        self.paths = list(paths)
+        self.imgsz = imgsz
+        self.stride = stride
+        self.progress = progress
+        self.label = label
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return to_input(read_bgr(self.paths[index]), self.imgsz, self.stride)[0]
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        bar = self.progress.bar(total=len(self), desc=self.label) if self.progress else None
+        for i in range(len(self)):
+            yield self[i]
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+
+
+def nncf_dataset(paths: Sequence[Path], imgsz: tuple[int, int], stride: int, progress: Progress | None,
+                 label: str = "calibration") -> Any:
+    """An ``nncf.Dataset`` over letterboxed inputs of ``paths``."""
+    import nncf
+
+    return nncf.Dataset(LetterboxedImages(paths, imgsz, stride, progress, label))

@@ -1,0 +1,121 @@
+"""Box mAP of an OpenVINO model on held-out images, through the runtime letterbox.
+
+Used where the model is only a compiled OpenVINO model: NNCF's accuracy-controlled quantization,
+and agreement scoring when the data has no labels (the FP32 model's predictions become the
+reference). Matching and AP come from Ultralytics' own validator and ``DetMetrics``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from conversion.calibration import read_bgr, to_input
+from conversion.dataset import label_path
+from conversion.progress import Progress
+
+#: Ultralytics' validation thresholds (``conf=0.001``, ``iou=0.7``) and predict default for references.
+VAL_CONF, VAL_IOU, REFERENCE_CONF = 0.001, 0.7, 0.25
+
+
+@dataclass(frozen=True)
+class Detections:
+    """(N, 4) xyxy boxes in original-image pixels, (N,) confidences and (N,) class indices."""
+
+    boxes: np.ndarray
+    conf: np.ndarray
+    cls: np.ndarray
+
+    def above(self, threshold: float) -> Detections:
+        keep = self.conf >= threshold
+        return Detections(self.boxes[keep], self.conf[keep], self.cls[keep])
+
+
+def predict(compiled: Any, paths: Sequence[Path], imgsz: tuple[int, int], stride: int, nc: int,
+            progress: Progress | None = None, desc: str = "validate") -> list[Detections]:
+    """Run ``compiled`` on each image (batch 1) and decode its first output with Ultralytics' NMS."""
+    import torch
+    from ultralytics.utils.nms import non_max_suppression
+
+    request = compiled.create_infer_request()
+    bar = progress.bar(total=len(paths), desc=desc) if progress else None
+    out: list[Detections] = []
+    for path in paths:
+        image = read_bgr(path)
+        tensor, box = to_input(image, imgsz, stride)
+        raw = request.infer({0: tensor})[compiled.output(0)]
+        det = non_max_suppression(torch.from_numpy(np.asarray(raw)), VAL_CONF, VAL_IOU, nc=nc, max_det=300)[0]
+        det = det.numpy()
+        boxes = det[:, :4].copy()
+        boxes[:, [0, 2]] = (boxes[:, [0, 2]] - box.pad[0]) / box.gain_x
+        boxes[:, [1, 3]] = (boxes[:, [1, 3]] - box.pad[1]) / box.gain_y
+        h, w = image.shape[:2]
+        boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
+        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
+        out.append(Detections(boxes, det[:, 4].copy(), det[:, 5].astype(np.int64)))
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    return out
+
+
+def read_labels(paths: Sequence[Path]) -> list[Detections]:
+    """Ground-truth boxes of YOLO label files (boxes, polygons or keypoint rows) in pixels."""
+    out = []
+    for path in paths:
+        h, w = read_bgr(path).shape[:2]
+        file = label_path(path)
+        rows = [r.split() for r in file.read_text().splitlines() if r.strip()] if file.is_file() else []
+        boxes, cls = [], []
+        for row in rows:
+            values = np.asarray(row[1:], dtype=np.float64)
+            if len(values) >= 6 and len(values) % 2 == 0:  # polygon: its bounding box, like Ultralytics
+                xs, ys = values[0::2] * w, values[1::2] * h
+                boxes.append([xs.min(), ys.min(), xs.max(), ys.max()])
+            else:
+                cx, cy, bw, bh = values[:4] * [w, h, w, h]
+                boxes.append([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2])
+            cls.append(int(float(row[0])))
+        b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        out.append(Detections(b, np.ones(len(b)), np.asarray(cls, dtype=np.int64)))
+    return out
+
+
+@dataclass(frozen=True)
+class BoxScore:
+    """mAP50-95 and mAP50 in [0, 1]."""
+
+    map50_95: float
+    map50: float
+
+
+def box_map(predictions: Sequence[Detections], truths: Sequence[Detections], names: dict[int, str]) -> BoxScore:
+    """Score predictions against truths with Ultralytics' matching (10 IoU thresholds) and AP."""
+    import torch
+    from ultralytics.models.yolo.detect.val import DetectionValidator
+    from ultralytics.utils.metrics import DetMetrics, box_iou
+
+    with tempfile.TemporaryDirectory() as tmp:
+        validator = DetectionValidator(save_dir=Path(tmp))
+    validator.iouv = torch.linspace(0.5, 0.95, 10)
+    metrics = DetMetrics(names=names)
+    for i, (pred, truth) in enumerate(zip(predictions, truths)):
+        if len(truth.cls) == 0 or len(pred.cls) == 0:
+            tp = np.zeros((len(pred.cls), 10), dtype=bool)
+        else:
+            iou = box_iou(torch.from_numpy(truth.boxes).float(), torch.from_numpy(pred.boxes).float())
+            tp = validator.match_predictions(torch.from_numpy(pred.cls), torch.from_numpy(truth.cls), iou).numpy()
+        metrics.update_stats({
+            "tp": tp, "conf": pred.conf, "pred_cls": pred.cls, "target_cls": truth.cls,
+            "target_img": np.unique(truth.cls), "im_name": str(i),
+        })
+    if not any(len(t.cls) for t in truths):
+        return BoxScore(0.0, 0.0)
+    metrics.process()
+    return BoxScore(float(metrics.box.map), float(metrics.box.map50))

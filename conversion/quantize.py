@@ -1,0 +1,124 @@
+"""INT8 with NNCF: Ultralytics' recipe (its ignored scope for the head), and our sharper default.
+
+Ultralytics' recipe (``ultralytics/utils/export/openvino.py``) quantizes everything except the
+head's decode arithmetic (boxes, DFL, sigmoid). Our default adds two things measured on coco128
+(docs/conversion.md): the convolutions that feed the outputs directly (box, class, mask
+coefficient and keypoint logits, plus the mask prototypes) stay in float, which costs almost no
+speed since they are small 1x1 layers at the end, and bias correction runs in its full form.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to quantize. ``float_outputs`` keeps output-feeding convolutions in float;
+    ``fast_bias_correction`` False runs NNCF's full BiasCorrection; ``preset`` is mixed or performance."""
+
+    name: str
+    preset: str = "mixed"
+    fast_bias_correction: bool = True
+    float_outputs: bool = False
+    extra_ignored: tuple[str, ...] = field(default=())
+
+
+ULTRALYTICS = Recipe(name="ultralytics")
+DEFAULT = Recipe(name="yolo-edge", float_outputs=True, fast_bias_correction=False)
+RECIPES = {r.name: r for r in (ULTRALYTICS, DEFAULT)}
+
+#: --device -> NNCF target device (the hardware config decides which ops get quantized).
+TARGET_DEVICES = {"CPU": "CPU", "GPU": "GPU", "NPU": "NPU", "AUTO": "ANY"}
+
+
+def ultralytics_head_scope(ov_model: Any) -> list[str]:
+    """The names Ultralytics ignores: every Sigmoid, and the head's own ops (``<head>/...``,
+    ``<head>.dfl``): box decoding, DFL and class sigmoid. Mirrors ``torch2openvino(int8_detect=True)``."""
+    operations = ov_model.get_ordered_ops()
+    sigmoids = [op.get_friendly_name() for op in operations if op.get_type_name() == "Sigmoid"]
+    if not sigmoids:
+        return []
+    head = sigmoids[-1].split("/", 1)[0]
+    return [
+        op.get_friendly_name()
+        for op in operations
+        if op.get_type_name() == "Sigmoid" or op.get_friendly_name().startswith((f"{head}/", f"{head}.dfl"))
+    ]
+
+
+def output_convolutions(ov_model: Any) -> list[str]:
+    """Convolutions whose result reaches a model output through no other convolution.
+
+    For YOLO heads these are the 1x1 layers producing box distributions, class logits, mask
+    coefficients, keypoints and the last mask-prototype layer: tiny in FLOPs, large in effect.
+    """
+    found: list[str] = []
+    seen: set[str] = set()
+    stack = [r.input_value(0).get_node() for r in ov_model.get_results()]
+    while stack:
+        node = stack.pop()
+        key = node.get_friendly_name()
+        if key in seen:
+            continue
+        seen.add(key)
+        kind = node.get_type_name()
+        if kind in ("Convolution", "GroupConvolution"):
+            if ".dfl" not in key:
+                found.append(key)
+                continue
+            # DFL's fixed arange convolution is decoding (in Ultralytics' scope): look through it
+        if kind in ("Constant", "Parameter", "ShapeOf"):  # shape-only paths carry no values
+            continue
+        stack.extend(v.get_node() for v in node.input_values())
+    return sorted(set(found))
+
+
+def ignored_names(ov_model: Any, recipe: Recipe) -> list[str]:
+    names = ultralytics_head_scope(ov_model)
+    if recipe.float_outputs:
+        names += output_convolutions(ov_model)
+    names += list(recipe.extra_ignored)
+    return sorted(set(names))
+
+
+def quantize(ov_model: Any, calibration: Any, size: int, recipe: Recipe, device: str) -> Any:
+    """Quantize ``ov_model`` on all ``size`` calibration inputs with ``recipe``; returns a new model."""
+    import nncf
+
+    return nncf.quantize(
+        model=ov_model,
+        calibration_dataset=calibration,
+        preset=nncf.QuantizationPreset.MIXED if recipe.preset == "mixed" else nncf.QuantizationPreset.PERFORMANCE,
+        target_device=getattr(nncf.TargetDevice, TARGET_DEVICES.get(device, "ANY")),
+        subset_size=size,
+        fast_bias_correction=recipe.fast_bias_correction,
+        ignored_scope=nncf.IgnoredScope(names=ignored_names(ov_model, recipe), validate=False),
+    )
+
+
+def quantize_with_accuracy_control(ov_model: Any, calibration: Any, size: int, validation_items: Sequence[Any],
+                                   validation_fn: Callable[[Any, Any], float], max_drop_points: float,
+                                   recipe: Recipe, device: str) -> Any:
+    """NNCF's accuracy-controlled quantization: quantize, then return layers to float, most harmful
+    first, until the metric (``validation_fn``, in [0, 1]) is within ``max_drop_points``/100 of FP32."""
+    import nncf
+
+    return nncf.quantize_with_accuracy_control(
+        model=ov_model,
+        calibration_dataset=calibration,
+        validation_dataset=nncf.Dataset(list(validation_items)),
+        validation_fn=validation_fn,
+        max_drop=max_drop_points / 100.0,
+        drop_type=nncf.DropType.ABSOLUTE,
+        preset=nncf.QuantizationPreset.MIXED if recipe.preset == "mixed" else nncf.QuantizationPreset.PERFORMANCE,
+        target_device=getattr(nncf.TargetDevice, TARGET_DEVICES.get(device, "ANY")),
+        subset_size=size,
+        fast_bias_correction=recipe.fast_bias_correction,
+        ignored_scope=nncf.IgnoredScope(names=ignored_names(ov_model, recipe), validate=False),
+    )
