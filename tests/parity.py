@@ -23,11 +23,11 @@ import pytest
 from edge.letterbox import letterbox
 from edge.model_repo import ModelSpec, read_model_folder
 from edge.prediction import Prediction
+from tests.shared_data import require_shared_data, ultralytics_asset
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_VERBOSE", "False")
 
-REPO = Path(__file__).resolve().parents[1]
 CONF, IOU = 0.25, 0.45
 OV_CONFIG = {"PERFORMANCE_HINT": "LATENCY"}  # what Ultralytics' OpenVINO backend compiles with
 FIGURES_PATH = Path(os.environ.get("YOLO_EDGE_PARITY_JSON", "/tmp/yolo-edge-parity.json"))
@@ -35,17 +35,9 @@ FIGURES_PATH = Path(os.environ.get("YOLO_EDGE_PARITY_JSON", "/tmp/yolo-edge-pari
 
 # ---------------------------------------------------------------- data and models
 
-def data_dir() -> Path | None:
-    env = os.environ.get("YOLO_EDGE_TEST_DATA")
-    path = Path(env) if env else REPO.parent / "shared" / "data"
-    return path if path.is_dir() else None
-
-
 def require_data() -> Path:
-    path = data_dir()
-    if path is None:
-        pytest.skip("test data not found: set YOLO_EDGE_TEST_DATA or provide <repo>/../shared/data")
-    return path
+    """The shared data folder ($YOLO_EDGE_TEST_DATA or <repo>/../shared/data), else skip."""
+    return require_shared_data()
 
 
 def require(path: Path) -> Path:
@@ -56,9 +48,7 @@ def require(path: Path) -> Path:
 
 def assets() -> list[Path]:
     """Ultralytics' bus.jpg and zidane.jpg, from the installed package."""
-    from ultralytics.utils import ASSETS
-
-    return [Path(ASSETS) / "bus.jpg", Path(ASSETS) / "zidane.jpg"]
+    return [ultralytics_asset("bus.jpg"), ultralytics_asset("zidane.jpg")]
 
 
 def coco_images(data: Path, subset: str, extra: int = 12) -> list[Path]:

@@ -13,11 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import parity
+from tests import parity
 from edge.postprocess import postprocess
 from edge.postprocess.segment import postprocess_segment
 from edge.predict_options import PredictOptions
 from edge.summary import summarize
+
+pytest.importorskip("ultralytics", reason="the reference needs ultralytics (the test extra)")
 
 OPTIONS = PredictOptions(size=640, confidence=parity.CONF, iou=parity.IOU)
 
