@@ -1,0 +1,376 @@
+"""Serving benchmark: the engine alone, the yolo-edge daemon and the Ultralytics baseline, one run.
+
+    python bench/serving_bench.py [--model DIR] [--duration 10] [--json out.json] [--quick]
+
+1. engine alone: the daemon's compiled graph (pre-processing inside) on already-letterboxed u8
+   tensors, in this process. Throughput with PERFORMANCE_HINT=THROUGHPUT and its optimal number of
+   async requests; batch-1 latency with PERFORMANCE_HINT=LATENCY, one synchronous request
+   (what ``benchmark_app -hint throughput`` / ``-hint latency`` measure).
+2. the daemon (``yolo-edge serve``) as a subprocess on loopback, started twice (cold compile cache,
+   then warm) and driven by ``wrk`` (a separate process) at each concurrency with multipart bodies
+   rotating over the same JPEGs.
+3. the baseline (``bench/baseline_server.py``: Ultralytics ``YOLO(ir_dir)`` in an aiohttp handler),
+   driven the same way.
+
+Prints one table and writes the same figures as JSON. CPU time per request is the server process's
+utime + stime (``/proc/PID/stat``, all threads) over the run divided by the requests served; RSS is
+``VmRSS`` after the last run. Needs ``wrk`` on PATH (Debian: ``apt-get install wrk``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+DEFAULT_MODEL = REPO.parent / "shared" / "data" / "models" / "yolov8n_int8_openvino_model"
+DEFAULT_COCO = REPO.parent / "shared" / "data" / "coco128" / "images" / "train2017"
+BOUNDARY = "yoloedgebenchboundary7MA4YWxkTrZu0gW"
+MODEL_ID = "bench"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+# ---------------------------------------------------------------- inputs
+
+def bus_jpg() -> Path:
+    """Ultralytics' bus.jpg from the installed package (no import of ultralytics needed)."""
+    import importlib.util
+
+    found = importlib.util.find_spec("ultralytics")
+    if found is None or found.origin is None:
+        raise SystemExit("ultralytics is not installed: bus.jpg comes from its assets")
+    return Path(found.origin).parent / "assets" / "bus.jpg"
+
+
+def pick_images(coco: Path, count: int) -> list[Path]:
+    """bus.jpg, then the first ``count - 1`` coco128 images by name."""
+    return [bus_jpg()] + sorted(coco.glob("*.jpg"))[: max(count - 1, 0)]
+
+
+def multipart_body(jpeg: bytes, name: str, size: int) -> bytes:
+    fields = [("size", str(size)), ("confidence", "0.25"), ("iou", "0.45")]
+    parts = [f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields]
+    parts.append(f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="image"; filename="{name}"\r\n'
+                 f"Content-Type: image/jpeg\r\n\r\n".encode() + jpeg + b"\r\n")
+    parts.append(f"--{BOUNDARY}--\r\n".encode())
+    return b"".join(parts)
+
+
+def write_bodies(images: list[Path], folder: Path, size: int) -> int:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, path in enumerate(images):
+        (folder / f"body_{i:03d}.bin").write_bytes(multipart_body(path.read_bytes(), path.name, size))
+    return len(images)
+
+
+# ---------------------------------------------------------------- engine alone
+
+def bench_engine(model_dir: Path, images: list[Path], duration: float) -> dict[str, Any]:
+    """Throughput (THROUGHPUT hint, optimal async requests) and batch-1 latency (LATENCY hint)."""
+    import openvino as ov
+
+    from edge.engine import embed_preprocessing
+    from edge.letterbox import letterbox
+    from edge.model_repo import read_model_folder
+
+    spec = read_model_folder(model_dir, model_id=MODEL_ID)
+    core = ov.Core()
+    tensors = []
+    for path in images:
+        image = cv2.imread(str(path))
+        tensors.append(np.ascontiguousarray(letterbox(image, tuple(spec.imgsz), spec.stride)[0][None]))
+
+    def compiled(hint: str) -> ov.CompiledModel:
+        model = core.read_model(spec.xml)
+        model.reshape([1, 3, *spec.imgsz])
+        return core.compile_model(embed_preprocessing(model), "CPU", {"PERFORMANCE_HINT": hint})
+
+    # Throughput: keep every request busy for ``duration`` seconds.
+    model = compiled("THROUGHPUT")
+    nireq = int(model.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+    streams = int(model.get_property("NUM_STREAMS"))
+    queue = ov.AsyncInferQueue(model, nireq)
+    for i in range(nireq):  # warm-up
+        queue.start_async({0: tensors[i % len(tensors)]})
+    queue.wait_all()
+    count, cpu0, t0 = 0, os.times(), time.perf_counter()
+    while time.perf_counter() - t0 < duration:
+        queue.start_async({0: tensors[count % len(tensors)]})
+        count += 1
+    queue.wait_all()
+    elapsed, cpu1 = time.perf_counter() - t0, os.times()
+    throughput = count / elapsed
+    cpu_ms = ((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)) * 1000 / count
+    del queue, model
+
+    # Latency: one synchronous request at a time.
+    model = compiled("LATENCY")
+    request = model.create_infer_request()
+    for i in range(5):
+        request.infer({0: tensors[i % len(tensors)]})
+    times: list[float] = []
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < duration:
+        s = time.perf_counter()
+        request.infer({0: tensors[len(times) % len(tensors)]})
+        times.append((time.perf_counter() - s) * 1000)
+    del request, model
+    return {"throughput_fps": round(throughput, 2), "nireq": nireq, "streams": streams,
+            "cpu_ms_per_inference": round(cpu_ms, 2),
+            "latency_p50_ms": round(float(np.percentile(times, 50)), 2),
+            "latency_p99_ms": round(float(np.percentile(times, 99)), 2),
+            "latency_fps": round(len(times) / (time.perf_counter() - t0), 2)}
+
+
+# ---------------------------------------------------------------- servers
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+
+
+def rss_mb(pid: int) -> dict[str, float]:
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = round(int(value.split()[0]) / 1024, 1)
+    return {"rss_mb": out.get("VmRSS", 0.0), "rss_peak_mb": out.get("VmHWM", 0.0)}
+
+
+class Server:
+    """A server subprocess on loopback; ``startup_s`` is spawn to the first 200 from /readyz."""
+
+    def __init__(self, name: str, argv: list[str], port: int, log: Path, timeout: float = 120.0) -> None:
+        self.name, self.port, self.log = name, port, log
+        env = {**os.environ, "YOLO_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+        t0 = time.perf_counter()
+        with log.open("ab") as f:
+            self.proc = subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT, cwd=REPO, env=env)
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with {self.proc.returncode} before ready:\n{self.tail()}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.perf_counter() - t0 > timeout:
+                self.stop()
+                raise RuntimeError(f"{name} not ready after {timeout:.0f} s:\n{self.tail()}")
+            time.sleep(0.01)
+        self.startup_s = time.perf_counter() - t0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1/predict/{MODEL_ID}"
+
+    def tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def daemon_argv(config: Path, port: int, models: Path) -> list[str]:
+    return [sys.executable, "-m", "edge.cli", "serve", "--config", str(config), "--host", "127.0.0.1",
+            "--port", str(port), "--models", str(models)]
+
+
+def write_daemon_config(work: Path, model_dir: Path, cache: Path) -> tuple[Path, Path]:
+    models = work / "models"
+    models.mkdir(exist_ok=True)
+    link = models / MODEL_ID
+    if not link.exists():
+        link.symlink_to(model_dir.resolve(), target_is_directory=True)
+    config = work / "config.yaml"
+    config.write_text(f"server:\n  max_pending: 64\nmodels:\n  cache_dir: {cache}\nauth:\n  enabled: false\n")
+    return config, models
+
+
+# ---------------------------------------------------------------- load
+
+def run_wrk(url: str, concurrency: int, duration: float, bodies: Path, count: int) -> dict[str, Any]:
+    lua = REPO / "bench" / "multipart.lua"
+    argv = ["wrk", "-t1", f"-c{concurrency}", f"-d{max(duration, 1):.0f}s", "--timeout", "30s", "-s", str(lua),
+            url, "--", str(bodies), str(count), BOUNDARY]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=duration + 60).stdout
+    for line in out.splitlines():
+        if line.startswith("JSON "):
+            return dict(json.loads(line[5:]))
+    raise RuntimeError(f"wrk printed no summary:\n{out}")
+
+
+def drive(server: Server, concurrency: list[int], duration: float, warmup: float, bodies: Path,
+          count: int) -> dict[str, Any]:
+    pid = server.proc.pid
+    run_wrk(server.url, max(concurrency), warmup, bodies, count)
+    runs = []
+    for c in concurrency:
+        cpu0 = cpu_seconds(pid)
+        w = run_wrk(server.url, c, duration, bodies, count)
+        cpu = cpu_seconds(pid) - cpu0
+        errors = sum(v for k, v in w.items() if k.startswith("errors_"))
+        ok = max(w["requests"] - w["errors_status"], 1)
+        runs.append({"concurrency": c, "throughput_rps": round(w["requests"] / (w["duration_us"] / 1e6), 2),
+                     "p50_ms": round(w["p50_us"] / 1000, 2), "p99_ms": round(w["p99_us"] / 1000, 2),
+                     "cpu_ms_per_request": round(cpu * 1000 / ok, 2), "requests": w["requests"], "errors": errors})
+    return {"runs": runs, **rss_mb(pid)}
+
+
+def best(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    return max(runs, key=lambda r: r["throughput_rps"])
+
+
+# ---------------------------------------------------------------- report
+
+def ratios(engine: dict[str, Any], daemon: dict[str, Any], baseline: dict[str, Any] | None) -> dict[str, Any]:
+    top = best(daemon["runs"])
+    c1 = next((r for r in daemon["runs"] if r["concurrency"] == 1), None)
+    out: dict[str, Any] = {
+        "daemon_best_concurrency": top["concurrency"],
+        "daemon_over_engine": round(top["throughput_rps"] / engine["throughput_fps"], 3),
+        "daemon_c1_p50_minus_engine_latency_ms": round(c1["p50_ms"] - engine["latency_p50_ms"], 2) if c1 else None,
+        "daemon_over_baseline": None,
+    }
+    if baseline and best(baseline["runs"])["throughput_rps"] > 0:
+        out["daemon_over_baseline"] = round(top["throughput_rps"] / best(baseline["runs"])["throughput_rps"], 3)
+    out["targets"] = {
+        "daemon_over_engine>=0.80": out["daemon_over_engine"] >= 0.80,
+        "daemon_over_baseline>=1.5": None if out["daemon_over_baseline"] is None else out["daemon_over_baseline"] >= 1.5,
+        "c1_p50<=engine_latency+3ms": None if c1 is None else out["daemon_c1_p50_minus_engine_latency_ms"] <= 3.0,
+        "daemon_rss<=200MB": daemon["rss_mb"] <= 200,
+        "startup_warm<=3s": daemon["startup_warm_s"] <= 3.0,
+    }
+    return out
+
+
+def table(result: dict[str, Any]) -> str:
+    e = result["engine"]
+    head = f"{'':24}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/req':>12}{'RSS MB':>9}{'errors':>8}"
+    rows = [head, "-" * len(head),
+            f"{'engine throughput':24}{e['throughput_fps']:9.1f}{'':9}{'':9}{e['cpu_ms_per_inference']:12.2f}"
+            f"{'':9}{'':8}   ({e['nireq']} requests, {e['streams']} streams)",
+            f"{'engine batch-1 latency':24}{e['latency_fps']:9.1f}{e['latency_p50_ms']:9.2f}{e['latency_p99_ms']:9.2f}"]
+    for name in ("daemon", "baseline"):
+        server = result.get(name)
+        if not server:
+            continue
+        for r in server["runs"]:
+            rows.append(f"{name + ' c=' + str(r['concurrency']):24}{r['throughput_rps']:9.1f}{r['p50_ms']:9.2f}"
+                        f"{r['p99_ms']:9.2f}{r['cpu_ms_per_request']:12.2f}{server['rss_mb']:9.1f}{r['errors']:8d}")
+    d, q = result["daemon"], result["ratios"]
+    rows += ["",
+             f"daemon start to ready: cold cache {d['startup_cold_s']:.2f} s, warm cache {d['startup_warm_s']:.2f} s;"
+             f" RSS {d['rss_mb']:.1f} MB (peak {d['rss_peak_mb']:.1f} MB)",
+             f"daemon/engine {q['daemon_over_engine']:.3f} (daemon best at c={q['daemon_best_concurrency']}); "
+             f"daemon/baseline {q['daemon_over_baseline'] if q['daemon_over_baseline'] is not None else 'n/a'}; "
+             f"c=1 p50 - engine latency {q['daemon_c1_p50_minus_engine_latency_ms']} ms",
+             "targets: " + ", ".join(f"{k} {'yes' if v else ('n/a' if v is None else 'NO')}"
+                                     for k, v in q["targets"].items())]
+    if result.get("baseline"):
+        rows.insert(-3, f"baseline start to ready: {result['baseline']['startup_s']:.2f} s")
+    return "\n".join(rows)
+
+
+# ---------------------------------------------------------------- main
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Engine alone vs the yolo-edge daemon vs the Ultralytics baseline.")
+    p.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="OpenVINO export folder (default: %(default)s)")
+    p.add_argument("--coco", type=Path, default=DEFAULT_COCO, help="folder of coco128 JPEGs")
+    p.add_argument("--images", type=int, default=32, help="bus.jpg + this many - 1 coco images (default 32)")
+    p.add_argument("--duration", type=float, default=10.0, help="seconds per measurement (default 10)")
+    p.add_argument("--warmup", type=float, default=2.0, help="seconds of load before each server's runs")
+    p.add_argument("--concurrency", default="1,2,4,8", help="comma-separated (default 1,2,4,8)")
+    p.add_argument("--no-baseline", action="store_true", help="skip the Ultralytics baseline")
+    p.add_argument("--json", type=Path, default=Path("serving_bench.json"), help="where to write the figures")
+    p.add_argument("--quick", action="store_true", help="seconds, not minutes: for the test")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.duration, args.warmup, args.images = 1.0, 1.0, min(args.images, 4)
+    if shutil.which("wrk") is None:
+        print("wrk is not on PATH (Debian: apt-get install wrk)", file=sys.stderr)
+        return 2
+    concurrency = [int(c) for c in args.concurrency.split(",")]
+    images = pick_images(args.coco, args.images)
+    size = 640
+    result: dict[str, Any] = {"setup": {
+        "model": str(args.model), "images": [p.name for p in images], "duration_s": args.duration,
+        "concurrency": concurrency, "cpus": len(os.sched_getaffinity(0)), "load_before": os.getloadavg(),
+        "python": sys.version.split()[0]}}
+    import openvino as ov
+
+    result["setup"]["openvino"] = ov.get_version()
+    print(f"engine alone ({args.duration:g} s each)...", file=sys.stderr)
+    result["engine"] = bench_engine(args.model, images, args.duration)
+
+    with tempfile.TemporaryDirectory(prefix="yolo-edge-bench-") as tmp:
+        work = Path(tmp)
+        count = write_bodies(images, work / "bodies", size)
+        config, models = write_daemon_config(work, args.model, work / "cache")
+        log = work / "daemon.log"
+        print("daemon: cold start...", file=sys.stderr)
+        port = free_port()
+        server = Server("daemon", daemon_argv(config, port, models), port, log)
+        cold = server.startup_s
+        server.stop()
+        print("daemon: warm start and load...", file=sys.stderr)
+        server = Server("daemon", daemon_argv(config, port, models), port, log)
+        try:
+            daemon = drive(server, concurrency, args.duration, args.warmup, work / "bodies", count)
+        finally:
+            server.stop()
+        result["daemon"] = {"startup_cold_s": round(cold, 2), "startup_warm_s": round(server.startup_s, 2), **daemon}
+
+        result["baseline"] = None
+        if not args.no_baseline:
+            print("baseline: start and load...", file=sys.stderr)
+            port = free_port()
+            argv_b = [sys.executable, str(REPO / "bench" / "baseline_server.py"), "--model", str(args.model),
+                      "--port", str(port)]
+            server = Server("baseline", argv_b, port, work / "baseline.log")
+            try:
+                baseline = drive(server, concurrency, args.duration, args.warmup, work / "bodies", count)
+            finally:
+                server.stop()
+            result["baseline"] = {"startup_s": round(server.startup_s, 2), **baseline}
+
+    result["ratios"] = ratios(result["engine"], result["daemon"], result["baseline"])
+    result["setup"]["load_after"] = os.getloadavg()
+    print(table(result))
+    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"figures written to {args.json}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
