@@ -110,7 +110,11 @@ async def source_bytes(form: Any, config: Config) -> bytes:
     if source:
         text = source.strip()
         if text[:8].lower().startswith(("http://", "https://")):
-            return await fetch_image(text, config.url_fetch)
+            try:
+                return await fetch_image(text, config.url_fetch)
+            except (errors.UrlFetchError, errors.PayloadTooLarge) as exc:  # worded for HUB's 'url' and 'image'
+                message = str(exc).removeprefix("url: ").replace("the 'image' file", "the 'file' upload")
+                raise type(exc)(f"source: {message}") from None
         return decode_base64(text)
     raise errors.BadRequest("no image: send it as a multipart 'file', or give a 'source' (an image URL or base64)")
 
