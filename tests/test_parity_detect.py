@@ -23,10 +23,17 @@ def images(shared_data: Path) -> list[Path]:
     return coco_images(shared_data, 24) + [ultralytics_asset("bus.jpg"), ultralytics_asset("zidane.jpg")]
 
 
+_RESULTS: dict[tuple[str, int], dict] = {}
+
+
 def reference(folder: Path, images: list[Path], imgsz: int, normalize: bool) -> dict[str, list[dict]]:
-    model = ultralytics.YOLO(str(folder), task="detect")
-    return {p.name: model.predict(str(p), conf=0.25, iou=0.45, imgsz=imgsz, verbose=False)[0].summary(normalize=normalize)
-            for p in images}
+    """Ultralytics' summary() per image; its predictions are computed once per model and size."""
+    key = (str(folder), imgsz)
+    if key not in _RESULTS:
+        model = ultralytics.YOLO(str(folder), task="detect")
+        _RESULTS[key] = {p.name: model.predict(str(p), conf=0.25, iou=0.45, imgsz=imgsz, verbose=False)[0]
+                         for p in images}
+    return {name: result.summary(normalize=normalize) for name, result in _RESULTS[key].items()}
 
 
 def ours(daemon: Daemon, model_id: str, image: Path, size: int, normalize: bool) -> list[dict]:
