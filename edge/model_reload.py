@@ -22,8 +22,9 @@ from edge.model_set import ModelSet, load_model_set
 
 logger = logging.getLogger(__name__)
 
-# Settings bound when the socket or the application was created: they take effect only at restart.
-RESTART_ONLY = ("host", "port", "max_body_mb")
+# Settings bound when the socket, the application or the camera loops were created: restart to apply.
+RESTART_ONLY = ("host", "port", "max_body_mb", "rate_limit_per_key")
+RESTART_ONLY_SECTIONS = ("cameras", "mqtt")
 
 
 class Serving(Protocol):
@@ -54,6 +55,9 @@ async def reload_models(
         if getattr(config.server, key) != getattr(state.config.server, key):
             logger.warning("reload: server.%s changed to %r; it takes effect at the next restart",
                            key, getattr(config.server, key))
+    for section in RESTART_ONLY_SECTIONS:
+        if getattr(config, section, None) != getattr(state.config, section, None):
+            logger.warning("reload: the %s section changed; it takes effect at the next restart", section)
     keys = load_keyring(config.auth)
     engine = state.engine
     if engine is None or not same_engine(state.config, config):
