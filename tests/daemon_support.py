@@ -97,3 +97,65 @@ def form(image: bytes | None = None, filename: str = "image.jpg", content_type: 
 
 def headers(key: str | None = API_KEY) -> dict[str, str]:
     return {"x-api-key": key} if key is not None else {}
+
+
+class ImageSite:
+    """A real HTTP server on 127.0.0.1 for ``url`` tests, in a thread.
+
+    ``/good.jpg`` serves ``image``; ``/big.jpg`` serves ``big_bytes`` bytes; ``/redirect?to=<url>``
+    answers 302 to ``to``; ``/missing`` is 404. ``silent_url`` names a second socket that accepts
+    connections (kernel backlog) and never answers.
+    """
+
+    def __init__(self, image: bytes, big_bytes: int = 0) -> None:
+        import socket
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import parse_qs, urlsplit
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                parts = urlsplit(self.path)
+                if parts.path == "/good.jpg":
+                    self._send(200, image, {"Content-Type": "image/jpeg"})
+                elif parts.path == "/big.jpg":
+                    self._send(200, b"\xff" * big_bytes, {"Content-Type": "image/jpeg"})
+                elif parts.path == "/redirect":
+                    self._send(302, b"", {"Location": parse_qs(parts.query)["to"][0]})
+                else:
+                    self._send(404, b"not here", {"Content-Type": "text/plain"})
+
+            def _send(self, status: int, body: bytes, extra: dict[str, str]) -> None:
+                self.send_response(status)
+                for name, value in extra.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.silent = socket.socket()
+        self.silent.bind(("127.0.0.1", 0))
+        self.silent.listen(64)
+
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    @property
+    def silent_url(self) -> str:
+        return f"http://127.0.0.1:{self.silent.getsockname()[1]}/never.jpg"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.silent.close()
