@@ -48,7 +48,7 @@ class ServerConfig:
 @dataclass(frozen=True)
 class ModelsConfig:
     dir: Path = Path("models")
-    device: str = _rule("CPU", lambda v: v in DEVICES or v.split(":")[0] in DEVICES, "one of " + ", ".join(DEVICES))
+    device: str = _rule("CPU", lambda v: v.split(":")[0].split(".")[0] in DEVICES, "one of " + ", ".join(DEVICES))
     cache_dir: Path | None = Path("var/cache/openvino")
     # Input sizes compiled at start for models that can change shape (the model's own size always is).
     sizes: list[int] = _rule([], lambda v: all(32 <= s <= 1280 for s in v), "a list of sizes 32-1280")

@@ -97,7 +97,7 @@ class Engine:
         self._lock = threading.Lock()
         available = self.core.available_devices
         wanted = device.split(":")[0]
-        if wanted not in ("AUTO", "MULTI", "HETERO") and not any(d.split(".")[0] == device for d in available):
+        if wanted not in ("AUTO", "MULTI", "HETERO") and not any(device in (d, d.split(".")[0]) for d in available):
             raise DeviceError(f"device {device!r} is not present; available: {', '.join(available) or 'none'}")
         if cache_dir is not None:
             cache_dir.mkdir(parents=True, exist_ok=True)
