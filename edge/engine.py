@@ -55,15 +55,16 @@ class LoadedModel:
     def plan(self, size: int) -> InputPlan:
         """The input plan for a requested ``size`` (already validated, 32-1280).
 
-        ``size`` is rounded up to a stride multiple. A dynamic model runs at that size with minimal
-        padding, as Ultralytics does for dynamic exports. A static model cannot change shape: a
+        ``size`` is rounded up to a stride multiple. A dynamic model runs at that size; its padding is
+        minimal (to a stride multiple) when metadata says the export is dynamic, square otherwise,
+        exactly as Ultralytics decides from ``args.dynamic``. A static model cannot change shape: a
         smaller size is honoured by resizing the image to it and padding to the fixed input; a
         larger one is refused by the caller (see ``max_size``).
         """
         stride = self.spec.stride
         s = int(math.ceil(size / stride) * stride)
         if self.dynamic:
-            return InputPlan(canvas=(s, s), fit=(s, s), minimal=True)
+            return InputPlan(canvas=(s, s), fit=(s, s), minimal=self.spec.dynamic is True)
         h, w = self.spec.imgsz
         return InputPlan(canvas=(h, w), fit=(min(s, h), min(s, w)), minimal=False)
 
