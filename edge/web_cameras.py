@@ -47,11 +47,17 @@ def _hub(request: web.Request) -> CameraHub:
     require_key(request)
     hub = request.app[CAMERAS].hub
     if hub is None:
+        if not request.app[STATE].config.cameras:  # none configured: not "starting" forever
+            raise errors.CameraNotFound(f"camera {request.match_info.get('camera_id', '')[:40]!r} is not configured; "
+                                        "this device has no cameras (cameras: in config.yaml)")
         raise errors.NotReady("cameras are starting; retry shortly", retry_after=2)
     return hub
 
 
 async def list_cameras(request: web.Request) -> web.Response:
+    if not request.app[STATE].config.cameras:
+        require_key(request)
+        return json_response({"success": True, "data": []})
     return json_response({"success": True, "data": _hub(request).status()})
 
 
