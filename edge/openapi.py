@@ -156,6 +156,42 @@ DOCUMENT: Json = {
             "Predict (Ultralytics Platform dialect, deployment route)",
             [path_param("owner", "Accepted and ignored"), path_param("deployment", "A MODEL_ID served here")],
             PLATFORM_FORM, PLATFORM_ANSWER, PLATFORM_ERROR, "platform"),
+        "/v1/cameras": {"get": {
+            "summary": "Every configured camera and its state", "tags": ["cameras"], "security": KEYED,
+            "responses": {"200": {"description": "One entry per camera", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["success", "data"],
+                "properties": {"success": {"const": True}, "data": {"type": "array", "items": {"type": "object"}}}}}}},
+                **errors(HUB_ERROR, "401", "429", "503")},
+        }},
+        "/v1/cameras/{camera_id}/latest": {"get": {
+            "summary": "The camera's last result in the HUB format", "tags": ["cameras"], "security": KEYED,
+            "parameters": [path_param("camera_id", "A configured camera id"),
+                           {"name": "normalize", "in": "query", "schema": BOOL_TEXT},
+                           {"name": "decimals", "in": "query", "schema": COMMON_OPTIONS["decimals"]}],
+            "responses": {"200": {"description": "The last result", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["success", "data"],
+                "properties": {"success": {"const": True}, "camera": {"type": "string"}, "model": {"type": "string"},
+                               "time": {"type": "number"}, "frame_time": {"type": "number"},
+                               "frame": {"type": "object"}, "speed": SPEED,
+                               "data": {"type": "array", "items": SUMMARY_ITEM}}}}}},
+                **errors(HUB_ERROR, "400", "401", "404", "429", "503")},
+        }},
+        "/v1/cameras/{camera_id}/snapshot.jpg": {"get": {
+            "summary": "The newest frame as JPEG; `annotate=1`: the last inferred frame with results drawn",
+            "tags": ["cameras"], "security": KEYED,
+            "parameters": [path_param("camera_id", "A configured camera id"),
+                           {"name": "annotate", "in": "query", "schema": BOOL_TEXT}],
+            "responses": {"200": {"description": "A JPEG", "content": {"image/jpeg": {
+                "schema": {"type": "string", "format": "binary"}}}},
+                **errors(HUB_ERROR, "400", "401", "404", "429", "503")},
+        }},
+        "/v1/cameras/{camera_id}/stream.mjpg": {"get": {
+            "summary": "Annotated frames as MJPEG, one part per inference", "tags": ["cameras"], "security": KEYED,
+            "parameters": [path_param("camera_id", "A configured camera id")],
+            "responses": {"200": {"description": "multipart/x-mixed-replace JPEG parts", "content": {
+                "multipart/x-mixed-replace": {"schema": {"type": "string", "format": "binary"}}}},
+                **errors(HUB_ERROR, "401", "404", "429", "503")},
+        }},
         "/v1/models": {"get": {
             "summary": "The models served here", "tags": ["hub"], "security": KEYED,
             "responses": {"200": {"description": "One entry per model", "content": {"application/json": {"schema": {
@@ -188,6 +224,7 @@ DOCUMENT: Json = {
 }
 
 MODEL_PARAMS = ("model_id", "model", "deployment")
+CAMERA_PARAMS = ("camera_id",)
 
 
 def document_for(app: web.Application) -> Json:
@@ -196,14 +233,16 @@ def document_for(app: web.Application) -> Json:
     routed = {r.canonical for r in app.router.resources()}
     doc = copy.deepcopy(DOCUMENT)
     doc["paths"] = {path: ops for path, ops in doc["paths"].items() if path in routed}
-    models = sorted(app[STATE].models.models)
-    if models:
-        for ops in doc["paths"].values():
-            for op in ops.values():
-                for param in op.get("parameters", []):
-                    if param["name"] in MODEL_PARAMS:
-                        param["schema"]["examples"] = models
-                        param["example"] = models[0]
+    state = app[STATE]
+    known = {MODEL_PARAMS: sorted(state.models.models),
+             CAMERA_PARAMS: [c.id for c in getattr(state.config, "cameras", None) or []]}
+    for ops in doc["paths"].values():
+        for op in ops.values():
+            for param in op.get("parameters", []):
+                for names, values in known.items():
+                    if param["name"] in names and values:
+                        param["schema"]["examples"] = values
+                        param["example"] = values[0]
     return doc
 
 
