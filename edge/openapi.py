@@ -241,6 +241,7 @@ def document_for(app: web.Application) -> Json:
             for param in op.get("parameters", []):
                 for names, values in known.items():
                     if param["name"] in names and values:
+                        param["schema"]["enum"] = values  # anything else is 404
                         param["schema"]["examples"] = values
                         param["example"] = values[0]
     return doc

@@ -113,7 +113,8 @@ async def error_middleware(request: web.Request, handler: Callable[[web.Request]
                               error_body(request))
     except web.HTTPException as exc:
         if exc.status >= 400:
-            return json_response(error_body(request)(exc.reason), exc.status)
+            allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None  # 405 must name them
+            return json_response(error_body(request)(exc.reason), exc.status, allow)
         raise
     except asyncio.CancelledError:
         raise
