@@ -66,6 +66,7 @@ class CameraLoop:
         self._changed = asyncio.Event()
         self._jpeg_cache: tuple[int, bytes] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     def options_for(self, model: LoadedModel) -> tuple[PredictOptions, frozenset[int]]:
         """Predict options and event classes for ``model``; ConfigError when the camera does not fit it."""
@@ -88,9 +89,13 @@ class CameraLoop:
         self.events.start()
         self._task = asyncio.create_task(self._run(), name=f"camera-{self.config.id}")
 
-    async def stop(self) -> None:
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Let an inference in flight finish (cancelling it would leave OpenVINO mid-request), then stop."""
+        self._stopping.set()
         if self._task is not None:
-            self._task.cancel()
+            done, _ = await asyncio.wait({self._task}, timeout=timeout)
+            if not done:
+                self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         await self.events.stop()
         await asyncio.get_running_loop().run_in_executor(None, self.source.stop)
@@ -133,13 +138,13 @@ class CameraLoop:
     async def _run(self) -> None:
         period = self.config.period_s
         next_due = time.monotonic()
-        while True:
+        while not self._stopping.is_set():
             delay = next_due - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            if delay > 0 and await self._stop_within(delay):
+                break
             frame = self.source.take()
             if frame is None:
-                await asyncio.sleep(POLL_S)
+                await self._stop_within(POLL_S)
                 continue
             started = time.monotonic()
             next_due = max(next_due + period, started)
@@ -177,6 +182,15 @@ class CameraLoop:
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
         await self.events.handle(frame.image, frame.time, pred, model.spec.names, model.spec.model_id, wanted, now)
+
+    async def _stop_within(self, seconds: float) -> bool:
+        """Sleep ``seconds``, or less when asked to stop; True when stopping."""
+        try:
+            async with asyncio.timeout(seconds):
+                await self._stopping.wait()
+        except TimeoutError:
+            pass
+        return self._stopping.is_set()
 
     def _error(self, message: str) -> None:
         if message != self.last_error:

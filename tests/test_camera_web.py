@@ -64,7 +64,7 @@ def mjpeg_camera() -> Iterator[MjpegCamera]:
 
 
 def make_config(tmp: Path, models_dir: Path, cameras: list[dict[str, Any]], mqtt_port: int | None = None) -> Any:
-    raw: dict[str, Any] = {"models": {"dir": str(models_dir), "cache_dir": str(tmp / "ov-cache")},
+    raw: dict[str, Any] = {"models": {"dir": str(models_dir), "cache_dir": str(models_dir.parent / "ov-cache")},
                            "cameras": cameras}
     if mqtt_port:
         raw["mqtt"] = {"host": "127.0.0.1", "port": mqtt_port, "topic_prefix": "edge"}
