@@ -18,6 +18,7 @@ from edge.config import Config, load_config
 from edge.errors import EdgeError
 from edge.keygen import ensure_key_file
 from edge.service_lifecycle import ServiceLifecycle
+from edge.snapshot_cli import add_snapshot_parser, run_snapshot
 from edge.web_app import STATE, create_app
 
 logger = logging.getLogger("edge")
@@ -77,11 +78,14 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("-v", "--verbose", action="store_true")
     p_key = sub.add_parser("keygen", help="create an API key file if it does not exist and print the new key once")
     p_key.add_argument("--file", required=True, help="the key file (one key per line)")
+    add_snapshot_parser(sub)
     args = parser.parse_args(argv)
     setup_logging(getattr(args, "verbose", False))
     try:
         if args.command == "serve":
             asyncio.run(serve(config_from_args(args), lambda: config_from_args(args)))
+        elif args.command == "snapshot":
+            return run_snapshot(args)
         elif args.command == "keygen":
             key = ensure_key_file(Path(args.file))
             if key:
