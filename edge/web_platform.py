@@ -6,7 +6,8 @@ comes in ``Authorization: Bearer <key>`` (checked against the same keys as ``x-a
 is a multipart ``file``, or a ``source`` field holding an http(s) URL (fetched under ``url_fetch``
 rules) or base64 (a ``data:image/...;base64,`` prefix is allowed). Options: ``conf`` (0.25), ``iou``
 (0.7), ``imgsz`` (640), ``normalize``, ``decimals`` (5), ``classes``, ``max_det``; other fields
-(``vid_stride``, ``bits``) are ignored, as the cloud ignores fields it does not use.
+(``vid_stride``, ``bits``) are ignored, as the cloud ignores fields it does not use. Without ``imgsz``
+a fixed-shape model smaller than 640 (a 224 classifier) runs at its own size instead of refusing.
 
 Success::
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import platform
 import re
 import time
@@ -67,6 +69,8 @@ async def predict_platform(request: web.Request) -> web.Response:
         model = state.models.get(model_id)
         form = await read_form(request)
         options, output = parse_options(form, len(model.spec.names), PLATFORM_FIELDS)
+        if single(form, PLATFORM_FIELDS.size) is None:  # the cloud's default 640, within what a fixed model runs
+            options = dataclasses.replace(options, size=min(options.size, model.max_size))
         data = await source_bytes(form, state.config)
         pred, timings = await run_prediction(state, model, data, options)
     results = summarize(pred, model.spec.names, output.normalize, output.decimals, top_k=CLASSIFY_TOP_K)

@@ -18,13 +18,11 @@ from typing import Any, Iterator
 
 import numpy as np
 import pytest
-import requests
 from aiohttp import web
 
 from edge import errors
 from edge.auth import KeyRing, digest
 from edge.config import config_from_dict
-from edge.model_repo import read_model_folder
 from edge.rate_limit import RateLimiter
 from edge.web_app import STATE, ServingState, error_middleware, predict_v1
 from edge.web_platform import add_platform_routes, decode_base64
@@ -126,17 +124,11 @@ def check_answer(answer: dict[str, Any], model_id: str, task: str) -> None:
 
 
 @pytest.mark.parametrize("model_id", list(MODELS))
-def test_models_predict_matches_ultralytics(client: Any, daemon: Daemon, served: dict[str, tuple[Path, str]],
-                                            bus: bytes, model_id: str, request: pytest.FixtureRequest) -> None:
+def test_models_predict_matches_ultralytics(client: Any, served: dict[str, tuple[Path, str]], bus: bytes,
+                                            model_id: str) -> None:
     if model_id not in served:
         pytest.skip(f"{MODELS[model_id][0]} is absent from the shared data")
     folder, task = served[model_id]
-    if read_model_folder(folder).dynamic is None and served_dynamic(daemon, model_id):
-        # Old metadata (no args.dynamic): Ultralytics letterboxes such a model to the full square even though
-        # its graph is dynamic; edge.engine decides from the graph and pads minimally, so boxes move.
-        request.applymarker(pytest.mark.xfail(reason="engine: dynamic graph without args.dynamic in metadata is "
-                                                     "run with minimal padding; Ultralytics uses the full square",
-                                              strict=False))
     answer = client.models.predict("me", "edge", model_id, body={"file": ("bus.jpg", bus, "image/jpeg")})
     check_answer(answer, model_id, task)
     ref, shape = reference(folder, task, ultralytics_asset("bus.jpg"))
@@ -150,12 +142,6 @@ def test_models_predict_matches_ultralytics(client: Any, daemon: Daemon, served:
         check_keypoints(ours, ref)
     if task == "segment":
         assert all(len(o["segments"]["x"]) == len(o["segments"]["y"]) > 2 for o in ours)
-
-
-def served_dynamic(daemon: Daemon, model_id: str) -> bool:
-    """Whether the daemon runs ``model_id`` as a dynamic-shape model (its /v1/models says)."""
-    models = requests.get(f"{daemon.base_url}/v1/models", headers={"x-api-key": daemon.api_key}, timeout=10).json()
-    return any(m["id"] == model_id and m.get("dynamic") for m in models["data"])
 
 
 def check_keypoints(ours: list[dict[str, Any]], ref: list[dict[str, Any]]) -> None:
@@ -202,6 +188,40 @@ def test_source_url(client: Any, image_host: str, bus: bytes) -> None:
     by_file = client.models.predict("me", "edge", "yolov8n", body={"file": ("bus.jpg", bus, "image/jpeg")})
     by_url = client.deployments.predict("me", "yolov8n", body={"source": f"{image_host}/bus.jpg"})
     assert by_url["images"][0]["results"] == by_file["images"][0]["results"]
+
+
+@pytest.fixture(scope="module")
+def classify_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Daemon, Path]]:
+    """A 224x224 fixed-shape classifier built from yolov8n-cls.yaml (seed 0), exported FP32, served."""
+    pytest.importorskip("torch")
+    from tests import parity
+
+    folder = parity.export_openvino("yolov8n-cls.yaml", 224, seed=0)
+    tmp = tmp_path_factory.mktemp("classify-daemon")
+    d = start_daemon(tmp, link_models(tmp, {"yolov8n-cls": folder}), timeout=300)
+    yield d, folder
+    d.stop()
+
+
+@pytest.mark.slow
+def test_classify_answers_top5(classify_daemon: tuple[Daemon, Path], bus: bytes) -> None:
+    """No imgsz: the 224 model runs at 224 (not a 400 for the default 640); five items, best first."""
+    daemon, folder = classify_daemon
+    with Platform(api_key=daemon.api_key, base_url=daemon.base_url, max_retries=0) as c:
+        answer = c.deployments.predict("me", "yolov8n-cls", body={"file": ("bus.jpg", bus, "image/jpeg")})
+    assert answer["metadata"]["task"] == "classify" and len(answer["metadata"]["classNames"]) == 1000
+    results = answer["images"][0]["results"]
+    assert len(results) == 5 and all(set(r) == {"name", "class", "confidence"} for r in results)
+    confidences = [r["confidence"] for r in results]
+    assert confidences == sorted(confidences, reverse=True)
+    from ultralytics import YOLO
+
+    probs = YOLO(str(folder), task="classify").predict(str(ultralytics_asset("bus.jpg")), verbose=False,
+                                                       device="cpu")[0].probs.data.numpy()
+    fifth = np.sort(probs)[-5]
+    for r in results:  # near-ties may swap places; every class we name is within 1e-3 of the reference's top 5
+        assert abs(r["confidence"] - probs[r["class"]]) <= 1e-3
+        assert probs[r["class"]] >= fifth - 1e-3
 
 
 # ---------------------------------------------------------------- errors, as the SDK sees them
