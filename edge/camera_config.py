@@ -113,7 +113,7 @@ class CameraConfig:
     mqtt: bool = True  # publish events to the global mqtt: broker when one is set
     # A source that gives no frame for this long is reopened; reopening backs off up to reconnect_max_s.
     stall_timeout_s: float = _rule(10.0, lambda v: 0.5 <= v <= 600, "seconds, 0.5-600")
-    reconnect_max_s: float = _rule(30.0, lambda v: 0.1 <= v <= 3600, "seconds, 0.1-3600")
+    reconnect_max_s: float = _rule(10.0, lambda v: 0.1 <= v <= 3600, "seconds, 0.1-3600")
 
     @property
     def period_s(self) -> float:

@@ -4,6 +4,8 @@ Each tick takes the newest frame the reader thread holds (``CameraSource.take``;
 arrived in between were dropped there, never queued), looks the model up again (so a reload swaps
 it between two frames), runs ``Predictor.predict_image`` and keeps the result in memory. Ticks
 follow ``fps``/``interval_s``; when inference is slower than that, the loop runs back to back.
+Predict requests in flight go first: a tick waits for them (bounded), so cameras use the time the
+API leaves free.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Serving(Protocol):
 
     models: ModelSet
     predictor: Predictor | None
+    pending: int  # HTTP requests admitted and not yet answered
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,7 @@ class CameraLoop:
             if frame is None:
                 await self._stop_within(POLL_S)
                 continue
+            await self._yield_to_requests(max(period, 1.0))
             started = time.monotonic()
             next_due = max(next_due + period, started)
             try:
@@ -182,6 +186,14 @@ class CameraLoop:
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
         await self.events.handle(frame.image, frame.time, pred, model.spec.names, model.spec.model_id, wanted, now)
+
+    async def _yield_to_requests(self, at_most: float) -> None:
+        """Predict requests go first: while some are in flight, wait (``at_most`` s, so a camera is
+        slowed down by a busy API but never starved)."""
+        deadline = time.monotonic() + at_most
+        while getattr(self.serving, "pending", 0) > 0 and time.monotonic() < deadline:
+            if await self._stop_within(POLL_S / 2):
+                return
 
     async def _stop_within(self, seconds: float) -> bool:
         """Sleep ``seconds``, or less when asked to stop; True when stopping."""

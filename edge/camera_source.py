@@ -115,7 +115,7 @@ def open_reader(source: str, timeout_s: float) -> Reader:
 class CameraSource:
     """The reader thread of one camera. ``take()`` gives the newest frame not yet taken."""
 
-    def __init__(self, name: str, source: str, stall_timeout_s: float = 10.0, reconnect_max_s: float = 30.0,
+    def __init__(self, name: str, source: str, stall_timeout_s: float = 10.0, reconnect_max_s: float = 10.0,
                  opener: Callable[[str, float], Reader] = open_reader) -> None:
         self.name, self.source = name, source
         self.stall_timeout_s, self.reconnect_max_s = stall_timeout_s, reconnect_max_s
