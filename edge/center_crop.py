@@ -4,6 +4,10 @@ Ultralytics' ``ClassificationPredictor`` runs torchvision's ``Resize(size)`` (th
 ``size``, on a PIL image, bilinear with PIL's antialiasing filter) and ``CenterCrop(size)`` on the
 u8 image, then the usual BGR->RGB, /255. PIL's 8-bit resampler is reproduced here exactly:
 the same filter taps, fixed-point weights (22 fractional bits) and rounding, horizontal pass first.
+
+Pillow 13 sometimes runs the vertical pass first, by a rule not reproduced here; its output then
+differs from ours by at most 1 in some pixels. For the aspect-preserving resizes made here the
+horizontal pass came first on every real image tried (bus.jpg, zidane.jpg, 60 COCO images).
 """
 
 from __future__ import annotations

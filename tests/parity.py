@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -71,10 +72,29 @@ def workdir() -> Path:
     return Path(_workdir.name)
 
 
+def spread_weights(model: Any, gain: float = 1.5) -> None:
+    """Re-draw every convolution and linear layer (not the fixed DFL) as N(0, gain**2 / fan_in), biases
+    N(0, 0.25), from the current torch seed.
+
+    A model freshly built from a yaml has Ultralytics' training initialisation: its head output barely
+    depends on the image (every anchor gets nearly the same score and every class ties), which makes
+    a parity test meaningless. With these weights outputs vary with the image and rarely tie.
+    """
+    import torch
+
+    for name, module in model.named_modules():
+        if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)) and "dfl" not in name:
+            fan_in = module.weight[0].numel()
+            module.weight.data.normal_(0.0, gain / math.sqrt(fan_in))
+            if module.bias is not None:
+                module.bias.data.normal_(0.0, 0.5)
+
+
 @functools.lru_cache(maxsize=None)
 def export_openvino(source: str, imgsz: int, seed: int | None = None) -> Path:
-    """Export a .pt checkpoint, or a model built from a yaml with ``torch.manual_seed(seed)``, to an
-    FP32 OpenVINO folder (Ultralytics ``export format=openvino``), once per session. Returns the folder."""
+    """Export a .pt checkpoint, or a model built from a yaml (seeded with ``torch.manual_seed(seed)``,
+    weights from ``spread_weights``), to an FP32 OpenVINO folder (Ultralytics ``export
+    format=openvino``), once per session. Returns the folder."""
     import torch
     from ultralytics import YOLO
 
@@ -84,6 +104,7 @@ def export_openvino(source: str, imgsz: int, seed: int | None = None) -> Path:
         if seed is not None:
             torch.manual_seed(seed)
         model = YOLO(source)
+        spread_weights(model.model)
         pt = out / f"{Path(source).stem}.pt"
         model.save(pt)
     else:
