@@ -37,8 +37,12 @@ class Detections:
 
 
 def predict(compiled: Any, paths: Sequence[Path], imgsz: tuple[int, int], stride: int, nc: int,
-            progress: Progress | None = None, desc: str = "validate") -> list[Detections]:
-    """Run ``compiled`` on each image (batch 1) and decode its first output with Ultralytics' NMS."""
+            progress: Progress | None = None, desc: str = "validate", multi_label: bool = True) -> list[Detections]:
+    """Run ``compiled`` on each image (batch 1) and decode its first output with Ultralytics' NMS.
+
+    ``multi_label`` True is what Ultralytics' validator does (a box may score for several classes);
+    False is what its predictor does.
+    """
     import torch
     from ultralytics.utils.nms import non_max_suppression
 
@@ -49,7 +53,9 @@ def predict(compiled: Any, paths: Sequence[Path], imgsz: tuple[int, int], stride
         image = read_bgr(path)
         tensor, box = to_input(image, imgsz, stride)
         raw = request.infer({0: tensor})[compiled.output(0)]
-        det = non_max_suppression(torch.from_numpy(np.asarray(raw)), VAL_CONF, VAL_IOU, nc=nc, max_det=300)[0]
+        det = non_max_suppression(
+            torch.from_numpy(np.asarray(raw)), VAL_CONF, VAL_IOU, nc=nc, max_det=300, multi_label=multi_label
+        )[0]
         det = det.numpy()
         boxes = det[:, :4].copy()
         boxes[:, [0, 2]] = (boxes[:, [0, 2]] - box.pad[0]) / box.gain_x

@@ -71,7 +71,9 @@ def save_ir(ov_model: Any, metadata: dict[str, Any], folder: Path, stem: str, pr
     ov.save_model(ov_model, xml, compress_to_fp16=precision == "fp16")
     meta = dict(metadata)
     args = dict(meta.get("args") or {})
-    args["quantize"] = {"fp32": None, "fp16": 16, "int8": 8}[precision]
+    args["quantize"] = {"fp32": None, "fp16": 16, "int8": 8}[precision]  # Ultralytics >= 8.4
+    args["half"] = precision == "fp16"  # what older Ultralytics and the daemon's model_repo read
+    args["int8"] = precision == "int8"
     meta["args"] = args
     (folder / "metadata.yaml").write_text(yaml.safe_dump(meta, sort_keys=False, allow_unicode=True))
     return xml

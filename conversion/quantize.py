@@ -103,11 +103,15 @@ def quantize(ov_model: Any, calibration: Any, size: int, recipe: Recipe, device:
 
 
 def quantize_with_accuracy_control(ov_model: Any, calibration: Any, size: int, validation_items: Sequence[Any],
-                                   validation_fn: Callable[[Any, Any], float], max_drop_points: float,
-                                   recipe: Recipe, device: str) -> Any:
+                                   validation_fn: Callable[[Any, Any], tuple[float, None]], max_drop_points: float,
+                                   recipe: Recipe, device: str, max_iterations: int = 8) -> Any:
     """NNCF's accuracy-controlled quantization: quantize, then return layers to float, most harmful
-    first, until the metric (``validation_fn``, in [0, 1]) is within ``max_drop_points``/100 of FP32."""
+    first, until the metric (``validation_fn``, in [0, 1]) is within ``max_drop_points``/100 of FP32.
+
+    At most ``max_iterations`` groups go back to float, which bounds both time and lost speed.
+    """
     import nncf
+    from nncf.quantization.advanced_parameters import AdvancedAccuracyRestorerParameters
 
     return nncf.quantize_with_accuracy_control(
         model=ov_model,
@@ -121,4 +125,7 @@ def quantize_with_accuracy_control(ov_model: Any, calibration: Any, size: int, v
         subset_size=size,
         fast_bias_correction=recipe.fast_bias_correction,
         ignored_scope=nncf.IgnoredScope(names=ignored_names(ov_model, recipe), validate=False),
+        advanced_accuracy_restorer_parameters=AdvancedAccuracyRestorerParameters(
+            max_num_iterations=max_iterations, ranking_subset_size=min(len(validation_items), 64)
+        ),
     )

@@ -1,0 +1,88 @@
+"""``yolo-edge-convert``: the command line of the conversion tool."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from conversion.errors import ConversionError, UsageError
+
+logger = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="yolo-edge-convert",
+        description="Convert an Ultralytics YOLO .pt checkpoint to an OpenVINO bundle the yolo-edge daemon "
+                    "serves, prove its accuracy against FP32 on held-out images and measure its speed.",
+    )
+    p.add_argument("source", metavar="SOURCE", help="a YOLO .pt checkpoint (or a release name like yolo11n.pt)")
+    p.add_argument("--precision", required=True, choices=("fp32", "fp16", "int8"))
+    p.add_argument("--out", required=True, type=Path, metavar="DIR",
+                   help="the models folder; the bundle is written to DIR/MODEL_ID")
+    p.add_argument("--id", dest="model_id", metavar="MODEL_ID", help="bundle folder name (default: <stem>-<precision>)")
+    p.add_argument("--data", metavar="PATH", help="calibration and held-out images: a folder, a dataset yaml or a video")
+    p.add_argument("--val", metavar="PATH",
+                   help="held-out images for the gate (folder, yaml or video); default: --holdout of --data")
+    p.add_argument("--imgsz", nargs="+", type=int, default=[640], metavar="N", help="input size: N, or H W (default 640)")
+    p.add_argument("--device", default="CPU", type=str.upper, choices=("CPU", "GPU", "NPU", "AUTO"),
+                   help="where the model will run; gate and benchmark run there (default CPU)")
+    p.add_argument("--dynamic", action="store_true", help="export dynamic input shapes (not for NPU)")
+    p.add_argument("--max-drop", type=float, default=1.0, metavar="POINTS",
+                   help="largest mAP50-95 drop against FP32 that passes the gate, in points (default 1.0)")
+    p.add_argument("--force", action="store_true", help="replace an existing bundle; write even past --max-drop")
+    p.add_argument("--quiet", action="store_true", help="no progress bars, only warnings and errors")
+    p.add_argument("--holdout", type=float, default=0.3, metavar="FRACTION",
+                   help="fraction of --data held out from calibration for the gate (default 0.3)")
+    p.add_argument("--recipe", default="yolo-edge", choices=("yolo-edge", "ultralytics"),
+                   help="INT8 recipe (default yolo-edge; 'ultralytics' is its stock export recipe)")
+    p.add_argument("--no-accuracy-control", dest="accuracy_control", action="store_false",
+                   help="do not try NNCF accuracy-controlled quantization when the gate fails")
+    p.add_argument("--bench-seconds", type=float, default=12.0, metavar="S",
+                   help="benchmark time per model and mode; 0 skips the speed report (default 12)")
+    return p
+
+
+def parse_imgsz(values: list[int]) -> tuple[int, int]:
+    if len(values) == 1:
+        values = values * 2
+    if len(values) != 2 or min(values) < 32:
+        raise UsageError(f"--imgsz {' '.join(map(str, values))}: give N or H W, each at least 32")
+    return values[0], values[1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(levelname)s %(message)s",
+                        stream=sys.stderr)
+    if args.quiet:
+        os.environ["YOLO_VERBOSE"] = "False"
+    import nncf
+
+    nncf.set_log_level(logging.WARNING)
+    os.environ.setdefault("YOLO_OFFLINE", "1") if not os.environ.get("YOLO_EDGE_ONLINE") else None
+    from conversion.pipeline import Options, run
+
+    try:
+        opts = Options(
+            source=args.source, precision=args.precision, out=args.out, model_id=args.model_id, data=args.data, val=args.val,
+            imgsz=parse_imgsz(args.imgsz), device=args.device, dynamic=args.dynamic, max_drop=args.max_drop,
+            force=args.force, quiet=args.quiet, holdout=args.holdout, recipe=args.recipe,
+            accuracy_control=args.accuracy_control, bench_seconds=args.bench_seconds,
+        )
+        bundle = run(opts)
+    except ConversionError as exc:
+        print(f"yolo-edge-convert: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("yolo-edge-convert: interrupted; no bundle written", file=sys.stderr)
+        return 130
+    print(bundle)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

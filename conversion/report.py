@@ -1,0 +1,115 @@
+"""report.json, report.md and chart.png of a bundle."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+CHART = "chart.png"
+
+
+def write_reports(report: dict[str, Any], folder: Path) -> None:
+    """Write ``report.json``, ``report.md`` and (when there is something to compare) ``chart.png``."""
+    (folder / "report.json").write_text(json.dumps(report, indent=2, sort_keys=False) + "\n")
+    has_chart = write_chart(report, folder / CHART)
+    (folder / "report.md").write_text(markdown(report, has_chart))
+
+
+def _fmt(value: float | None, scale: float = 100.0, digits: int = 2) -> str:
+    return "—" if value is None else f"{value * scale:.{digits}f}"
+
+
+def markdown(report: dict[str, Any], has_chart: bool) -> str:
+    """The human-readable report: what was converted, accuracy against FP32, speed, what was tried."""
+    b, src, env = report["bundle"], report["source"], report["environment"]
+    lines = [
+        f"# {b['model_id']}: {src['task']} model, {b['precision'].upper()}",
+        "",
+        f"- Source: `{src['path']}` ({src['classes']} classes)",
+        f"- Input: {b['imgsz'][0]}×{b['imgsz'][1]}, batch 1, {'dynamic' if b['dynamic'] else 'static'} shape",
+        f"- Device: {env['device']}; OpenVINO {env['openvino']}, NNCF {env['nncf']}, Ultralytics {env['ultralytics']}",
+    ]
+    data = report.get("data")
+    if data:
+        lines.append(f"- Data: `{data['path']}` ({data['kind']}): {data['images']} readable images, "
+                     f"{data['skipped']} skipped; {data['calibration']} for calibration, {data['holdout']} held out "
+                     f"({data['holdout_from']}). "
+                     f"{data['label_note']}")
+    q = report.get("quantization")
+    if q:
+        lines += ["", "## Quantization", "",
+                  f"Recipe `{q['recipe']}`: {q['description']} {q['ignored_ops']} operations kept in float."]
+        for attempt in q.get("attempts", []):
+            lines.append(f"- {attempt['method']}: drop {attempt['drop_points']:.2f} points"
+                         + (f" ({attempt['note']})" if attempt.get("note") else ""))
+    acc = report.get("accuracy")
+    lines += ["", "## Accuracy", ""]
+    if acc:
+        mode = ("against the labels (Ultralytics val)" if acc["mode"] == "labels"
+                else "as agreement with FP32's predictions (box mAP, FP32 conf ≥ 0.25 as reference)")
+        lines += [f"On {acc['images']} held-out images not used for calibration, {mode}.", "",
+                  "| metric | FP32 | " + b["precision"].upper() + " | drop (points) |", "|---|---|---|---|"]
+        for key, ref in acc["fp32"].items():
+            cand = acc["result"][key]
+            lines.append(f"| {key} | {_fmt(ref)} | {_fmt(cand)} | {(ref - cand) * 100:.2f} |")
+        verdict = "passed" if acc["passed"] else ("FAILED, written because of --force" if acc["forced"] else "FAILED")
+        lines += ["", f"Gate: largest mAP50-95 drop {acc['drop_points']:.2f} points, limit {acc['max_drop']:.2f}: "
+                  f"**{verdict}**."]
+    else:
+        lines.append(report.get("accuracy_note", "Not measured."))
+    sp = report.get("speed")
+    lines += ["", "## Speed", ""]
+    if sp:
+        lines += [f"{sp['device']}, OpenVINO {sp['openvino']}, measured side by side in one run "
+                  f"({sp['seconds']:.0f} s per model and mode).", "",
+                  "| model | latency ms (median, batch 1) | p90 ms | throughput img/s | requests |", "|---|---|---|---|---|"]
+        for key, label in (("fp32", "FP32"), ("result", b["precision"].upper())):
+            if key in sp:
+                s = sp[key]
+                lines.append(f"| {label} | {s['latency_ms']:.2f} | {s['latency_p90_ms']:.2f} | "
+                             f"{s['throughput_fps']:.2f} | {s['requests']} |")
+        if "throughput_ratio" in sp:
+            lines += ["", f"Ratio to FP32: throughput ×{sp['throughput_ratio']:.2f}, latency ×{sp['latency_speedup']:.2f} faster."]
+    else:
+        lines.append("Not measured (--no-bench).")
+    if has_chart:
+        lines += ["", f"![FP32 vs {b['precision'].upper()}]({CHART})"]
+    if report.get("warnings"):
+        lines += ["", "## Warnings", ""] + [f"- {w}" for w in report["warnings"]]
+    return "\n".join(lines) + "\n"
+
+
+def write_chart(report: dict[str, Any], path: Path) -> bool:
+    """Bars of mAP50-95 and throughput, FP32 beside the result. Returns False when nothing to plot."""
+    acc, sp = report.get("accuracy"), report.get("speed")
+    if not acc and not (sp and "result" in sp):
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    label = report["bundle"]["precision"].upper()
+    panels = [p for p in ("accuracy", "speed") if (acc if p == "accuracy" else sp)]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
+    for ax, panel in zip(axes[0], panels):
+        if panel == "accuracy":
+            keys = [k for k in acc["fp32"] if k.endswith("map50_95")]
+            x = range(len(keys))
+            ax.bar([i - 0.2 for i in x], [acc["fp32"][k] * 100 for k in keys], 0.4, label="FP32")
+            ax.bar([i + 0.2 for i in x], [acc["result"][k] * 100 for k in keys], 0.4, label=label)
+            ax.set_xticks(list(x), [k.replace("_map50_95", "") for k in keys])
+            ax.set_ylabel("mAP50-95 (%)" + (" agreement" if acc["mode"] == "agreement" else ""))
+            ax.set_title(f"Accuracy on {acc['images']} held-out images")
+        else:
+            names = ["FP32"] + ([label] if "result" in sp and label != "FP32" else [])
+            values = [sp["fp32"]["throughput_fps"]] + ([sp["result"]["throughput_fps"]] if len(names) > 1 else [])
+            ax.bar(names, values, color=["C0", "C1"][: len(names)])
+            ax.set_ylabel("images / s")
+            ax.set_title(f"Throughput on {sp['device'].split(' ')[0]}")
+        ax.legend() if panel == "accuracy" else None
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
