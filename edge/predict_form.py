@@ -102,14 +102,16 @@ HUB_FIELDS = FieldNames(size="size", confidence="confidence", iou="iou", default
 PLATFORM_FIELDS = FieldNames(size="imgsz", confidence="conf", iou="iou", default_iou=0.7)
 
 
-def parse_options(form: Mapping[str, Any], num_classes: int, fields: FieldNames = HUB_FIELDS
-                  ) -> tuple[PredictOptions, OutputOptions]:
+def parse_options(form: Mapping[str, Any], num_classes: int, fields: FieldNames = HUB_FIELDS,
+                  default_size: int = 640) -> tuple[PredictOptions, OutputOptions]:
+    """``default_size`` applies when the client sends no size: the cloud's 640, or less for a fixed-input
+    model smaller than that (a 224 classifier answers a request that names no size)."""
     def get(name: str, parse: Callable[[str], Any], default: Any) -> Any:
         raw = single(form, name)
         return default if raw is None else parse(raw)
 
     options = PredictOptions(
-        size=get(fields.size, lambda r: parse_int(fields.size, r, 32, 1280), 640),
+        size=get(fields.size, lambda r: parse_int(fields.size, r, 32, 1280), default_size),
         confidence=get(fields.confidence, lambda r: parse_float(fields.confidence, r, 0.01, 1.0), 0.25),
         iou=get(fields.iou, lambda r: parse_float(fields.iou, r, 0.0, 0.95), fields.default_iou),
         max_det=get("max_det", lambda r: parse_int("max_det", r, 1, 300), 300),

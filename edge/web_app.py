@@ -215,7 +215,7 @@ async def predict_v1(request: web.Request) -> web.Response:
     model = state.models.get(request.match_info["model_id"])
     with Admission(state):
         form = await read_form(request)
-        options, output = parse_options(form, len(model.spec.names), HUB_FIELDS)
+        options, output = parse_options(form, len(model.spec.names), HUB_FIELDS, min(640, model.max_size))
         top_k = top_k_v1(form)  # validated before inference, not after
         data = await image_bytes(form, "image", "url", state.config)
         pred, _ = await run_prediction(state, model, data, options)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import dataclasses
 import platform
 import re
 import time
@@ -68,9 +67,7 @@ async def predict_platform(request: web.Request) -> web.Response:
     with Admission(state):  # before the lookup: while not ready the answer is 503, not 404
         model = state.models.get(model_id)
         form = await read_form(request)
-        options, output = parse_options(form, len(model.spec.names), PLATFORM_FIELDS)
-        if single(form, PLATFORM_FIELDS.size) is None:  # the cloud's default 640, within what a fixed model runs
-            options = dataclasses.replace(options, size=min(options.size, model.max_size))
+        options, output = parse_options(form, len(model.spec.names), PLATFORM_FIELDS, min(640, model.max_size))
         data = await source_bytes(form, state.config)
         pred, timings = await run_prediction(state, model, data, options)
     results = summarize(pred, model.spec.names, output.normalize, output.decimals, top_k=CLASSIFY_TOP_K)
