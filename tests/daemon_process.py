@@ -60,6 +60,12 @@ def write_config(tmp: Path, models_dir: Path, port: int, extra: dict | None = No
     return path
 
 
+def _die_with_parent() -> None:
+    """Linux: the daemon gets SIGTERM if the test process dies, so no daemon outlives a killed run."""
+    import ctypes
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def start_daemon(tmp: Path, models_dir: Path, extra: dict | None = None, env: dict | None = None,
                  timeout: float = 120) -> Daemon:
     port = free_port()
@@ -67,7 +73,8 @@ def start_daemon(tmp: Path, models_dir: Path, extra: dict | None = None, env: di
     log_path = tmp / "daemon.log"
     log = open(log_path, "wb")
     process = subprocess.Popen([sys.executable, "-m", "edge.cli", "serve", "--config", str(config_path)],
-                               stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+                               stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+                               preexec_fn=_die_with_parent if sys.platform == "linux" else None)
     daemon = Daemon(process, f"http://127.0.0.1:{port}", API_KEY, config_path, log_path)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
