@@ -23,13 +23,13 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from aiohttp.test_utils import TestClient, TestServer  # noqa: E402
+from aiohttp.test_utils import TestClient, TestServer
 
-from edge.auth import KeyRing, digest  # noqa: E402
-from edge.config import config_from_dict  # noqa: E402
-from edge.web_app import create_app  # noqa: E402
-from edge.web_cameras import CAMERAS  # noqa: E402
-from tests.camera_support import MjpegCamera, jpeg_frames, write_video  # noqa: E402
+from edge.auth import KeyRing, digest
+from edge.config import config_from_dict
+from edge.web_app import create_app
+from edge.web_cameras import CAMERAS
+from tests.camera_support import MjpegCamera, jpeg_frames, write_video
 
 KEY = "bench"
 SIZE_720P = (1280, 720)

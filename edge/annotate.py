@@ -42,9 +42,10 @@ def annotate(image: np.ndarray, pred: Prediction, names: dict[int, str]) -> np.n
         if pred.obb_corners is not None:
             pts = np.round(pred.obb_corners[i]).astype(np.int32)
             cv2.polylines(out, [pts], True, c, thickness, cv2.LINE_AA)
-            anchor = tuple(int(v) for v in pts[np.argmin(pts[:, 1])])
+            top = pts[np.argmin(pts[:, 1])]
+            anchor = (int(top[0]), int(top[1]))
         else:
-            x1, y1, x2, y2 = (int(round(v)) for v in pred.boxes[i])
+            x1, y1, x2, y2 = (round(float(v)) for v in pred.boxes[i])
             cv2.rectangle(out, (x1, y1), (x2, y2), c, thickness, cv2.LINE_AA)
             anchor = (x1, y1)
         _label(out, f"{names.get(cls, str(cls))} {float(pred.scores[i]):.2f}", anchor, c, thickness)

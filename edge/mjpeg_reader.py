@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import http.client
 import logging
-import socket
 import urllib.parse
 
 import cv2
@@ -84,7 +83,7 @@ class MjpegReader:
     def _line(self) -> bytes:
         try:
             line = self.resp.readline(65537)
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise CameraError(f"{self.url}: stalled (no data within the timeout)") from None
         except (OSError, http.client.HTTPException) as exc:
             raise CameraError(f"{self.url}: read failed: {exc}") from None
@@ -116,7 +115,7 @@ class MjpegReader:
                 raise CameraError(f"{self.url}: part length {length} out of range")
             try:
                 data = self.resp.read(length)
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 raise CameraError(f"{self.url}: stalled inside a frame") from None
             except (OSError, http.client.HTTPException) as exc:
                 raise CameraError(f"{self.url}: read failed: {exc}") from None

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
-from typing import AsyncIterator
+from typing import Any
 
 from aiohttp import web
 
 from edge import errors
 from edge.camera_hub import CameraHub
+from edge.camera_loop import CameraResult
 from edge.predict_form import parse_bool, parse_int
 from edge.snapshot_store import encode_jpeg
 from edge.summary import summarize
@@ -122,8 +124,9 @@ async def stream_mjpg(request: web.Request) -> web.StreamResponse:
     return resp
 
 
-async def _next_or_closing(waiter: object, closing: asyncio.Event) -> object:
-    task = asyncio.ensure_future(waiter)  # type: ignore[arg-type]
+async def _next_or_closing(waiter: Coroutine[Any, Any, CameraResult | None], closing: asyncio.Event
+                           ) -> CameraResult | None:
+    task = asyncio.ensure_future(waiter)
     stop = asyncio.ensure_future(closing.wait())
     done, _ = await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
     for t in (task, stop):

@@ -7,8 +7,8 @@ import asyncio
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -178,7 +178,7 @@ def test_event_sink_saves_and_publishes(broker: Mosquitto, tmp_path: Path) -> No
     topics = sub.topics()
     assert topics[0] == "edge/available" and sub.messages[0][1] == b"online"
     assert {"edge/events", "edge/door/person", "edge/door/person/snapshot"} <= set(topics)
-    assert not any(t.startswith("edge/door/car") or t.startswith("edge/door/bicycle") for t in topics)
-    retained = dict((t, p) for t, p, _ in sub.messages)
+    assert not any(t.startswith(("edge/door/car", "edge/door/bicycle")) for t in topics)
+    retained = {t: p for t, p, _ in sub.messages}
     assert json.loads(retained["edge/door/person"])["id"] == event["id"]
     assert sub.messages[-1][:2] == ("edge/available", b"offline")

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import cv2
 import numpy as np
@@ -18,8 +19,18 @@ from edge.auth import KeyRing, digest
 from edge.config import config_from_dict
 from edge.errors import ConfigError, EdgeError, ModelNotFound
 from edge.web_app import create_app
-from tests.camera_support import (GIRAFFE, PERSON, MjpegCamera, Mosquitto, Subscriber, WebhookReceiver, await_for,
-                                  coco128_images, jpeg_frames, write_video)
+from tests.camera_support import (
+    GIRAFFE,
+    PERSON,
+    MjpegCamera,
+    Mosquitto,
+    Subscriber,
+    WebhookReceiver,
+    await_for,
+    coco128_images,
+    jpeg_frames,
+    write_video,
+)
 from tests.shared_data import require_shared_data
 
 KEY = "camera-test-key"
@@ -158,7 +169,7 @@ async def test_cameras_end_to_end(aiohttp_client: Any, tmp_path: Path, models_di
         await await_for(lambda: not hub_status(client, "mj")["connected"], 20, "the drop was not noticed")
         assert (await client.get("/readyz")).status == 200  # a camera never makes the device unready
         down = await (await client.get("/v1/cameras", headers=HEADERS)).json()
-        mj = [c for c in down["data"] if c["id"] == "mj"][0]
+        mj = next(c for c in down["data"] if c["id"] == "mj")
         assert mj["last_error"] and not mj["connected"]
         inferred = mj["frames_inferred"]
         mjpeg_camera.restore()
