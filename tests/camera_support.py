@@ -78,6 +78,7 @@ class MjpegCamera:
         self.connections = 0
         self._server: ThreadingHTTPServer | None = None
         self._up = threading.Event()
+        self.frozen = threading.Event()  # set: connections stay open but no frame is sent (a stall)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         cam = self
@@ -94,6 +95,9 @@ class MjpegCamera:
                 i = 0
                 try:
                     while cam._up.is_set():
+                        if cam.frozen.is_set():
+                            time.sleep(0.05)
+                            continue
                         jpeg = cam.frames[i % len(cam.frames)]
                         head = b"----camframe\r\nContent-Type: image/jpeg\r\n"
                         if cam.content_length:

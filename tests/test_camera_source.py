@@ -103,3 +103,23 @@ def test_mjpeg_source_recovers_after_the_camera_returns() -> None:
             assert src.reconnects >= 1 and cam.connections >= 2
         finally:
             src.stop()
+
+
+def test_a_stalled_stream_is_reopened() -> None:
+    """The camera keeps the connection open but sends nothing: the read times out and the source
+    reconnects, then carries on when frames flow again."""
+    frames = jpeg_frames(coco128_images(limit=2), size=(160, 120))
+    with MjpegCamera(frames, fps=20) as cam:
+        src = CameraSource("stall", cam.url, stall_timeout_s=0.5, reconnect_max_s=0.5)
+        src.start()
+        try:
+            wait_for(lambda: src.frames_in > 3, 10, "never got frames")
+            cam.frozen.set()
+            wait_for(lambda: "stalled" in (src.last_error or ""), 10, "the stall was not detected")
+            wait_for(lambda: cam.connections >= 2, 10, "the stalled stream was not reopened")
+            wait_for(lambda: not src.status()["connected"], 10, "a stalled source still looks connected")
+            before = src.frames_in
+            cam.frozen.clear()
+            wait_for(lambda: src.frames_in > before + 3, 10, "frames did not resume")
+        finally:
+            src.stop()
