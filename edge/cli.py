@@ -48,7 +48,9 @@ async def serve(config: Config, read_config: Callable[[], Config] | None = None)
     state = app[STATE]
     life = ServiceLifecycle(state, read_config)
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=config.server.drain_timeout_s,
-                           access_log_class=AccessLogger)  # one line per request, no query, no keys
+                           access_log_class=AccessLogger,  # one line per request, no query, no keys
+                           # headers not complete (or a keep-alive connection idle) this long: closed
+                           keepalive_timeout=config.server.body_timeout_s)
     async with life.starting():  # EXTEND_TIMEOUT_USEC while compiling; STATUS on failure
         await runner.setup()  # compiles and warms every model
         site = web.TCPSite(runner, config.server.host, config.server.port)

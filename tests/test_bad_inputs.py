@@ -188,3 +188,27 @@ def test_corpus_covers_the_issue_list() -> None:
     doc = (Path(__file__).resolve().parents[1] / "docs" / "errors.md").read_text()
     for _, _, _, _, status, _ in CASES:
         assert f"| {status} |" in doc or status == 200
+
+
+def test_slow_headers_are_cut_off(daemon: Daemon) -> None:
+    """Headers trickled forever: the connection is closed after body_timeout_s (aiohttp keepalive_timeout)."""
+    import socket
+    import time
+    host, port = daemon.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(b"POST /v1/predict/yolov8n HTTP/1.1\r\nHost: x\r\n")
+        deadline = time.monotonic() + 25
+        closed = False
+        while time.monotonic() < deadline and not closed:
+            try:
+                sock.sendall(b"X-Slow: 1\r\n")
+                sock.settimeout(0.5)
+                closed = sock.recv(1) == b""
+            except socket.timeout:
+                continue
+            except OSError:
+                closed = True
+        assert closed, "a client trickling headers kept its connection"
+    good = requests.post(daemon.base_url + HUB, headers={"x-api-key": daemon.api_key},
+                         files={"image": ("bus.jpg", JPEG)}, timeout=30)
+    assert good.status_code == 200
