@@ -2,8 +2,9 @@
 OpenVINO IR through our pipeline and through ``ultralytics.YOLO``, and match the two predictions.
 
 A plain module (not a conftest): the parity test modules import it. Figures of every comparison are
-collected in ``FIGURES``, printed at the end of each test (``pytest -s``) and written to
-``$YOLO_EDGE_PARITY_JSON`` (default ``/tmp/yolo-edge-parity.json``).
+collected in ``FIGURES``, printed at the end of each test (``pytest -s``), written to
+``$YOLO_EDGE_PARITY_JSON`` (default ``/tmp/yolo-edge-parity.json``) and to ``build/figures``, which
+the conftest prints in the "figures" section of every run.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import pytest
 from edge.letterbox import letterbox
 from edge.model_repo import ModelSpec, read_model_folder
 from edge.prediction import Prediction
+from tests.detection_matching import FIGURES_DIR
 from tests.shared_data import require_shared_data, ultralytics_asset
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
@@ -266,6 +268,8 @@ def report(key: str) -> None:
         existing = {}
     existing[key] = line
     FIGURES_PATH.write_text(json.dumps(existing, indent=1))
+    FIGURES_DIR.mkdir(parents=True, exist_ok=True)  # the conftest prints these at the end of the run
+    (FIGURES_DIR / f"parity_{key.replace('-', '_')}.json").write_text(json.dumps(line, indent=1))
 
 
 # ---------------------------------------------------------------- summary() comparison
