@@ -116,7 +116,7 @@ PLATFORM_ANSWER: Json = {
             "functionTimeAlive": {"type": "number"}, "functionTimeCall": {"type": "number"}}},
     },
 }
-KEYED = [{"ApiKey": []}, {"Bearer": []}]
+KEYED: list[dict[str, list[str]]] = [{"ApiKey": []}, {"Bearer": []}]
 PREDICT_ERRORS = ("400", "401", "404", "408", "413", "415", "429", "500", "503")
 
 

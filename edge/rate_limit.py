@@ -12,7 +12,7 @@ import hashlib
 import math
 import time
 from collections import OrderedDict
-from typing import Callable
+from collections.abc import Callable
 
 from edge.errors import RateLimited
 
@@ -22,7 +22,7 @@ MAX_CLIENTS = 10_000  # buckets kept; the least recently used is forgotten (it w
 class TokenBucket:
     """``rate`` tokens per second, at most ``burst`` stored."""
 
-    __slots__ = ("rate", "burst", "tokens", "stamp")
+    __slots__ = ("burst", "rate", "stamp", "tokens")
 
     def __init__(self, rate: float, burst: float, now: float) -> None:
         self.rate, self.burst, self.tokens, self.stamp = rate, burst, burst, now

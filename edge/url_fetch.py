@@ -73,7 +73,7 @@ async def _resolve_checked(allow: AllowList, host: str, port: int) -> list[dict[
         raise UrlFetchError(f"url: cannot resolve host {host[:100]!r}: {exc.strerror}") from None
     except (UnicodeError, ValueError):
         raise UrlFetchError(f"url: {host[:100]!r} is not a valid host name") from None
-    addresses = sorted({info[4][0] for info in infos})
+    addresses = sorted({str(info[4][0]) for info in infos})
     refused = [a for a in addresses if not allow.address_allowed(host, a)]
     if refused:
         raise UrlFetchError(f"url: host {host!r} ({', '.join(refused)}) is not in url_fetch.allow")

@@ -114,7 +114,7 @@ class ImageSite:
         from urllib.parse import parse_qs, urlsplit
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 if parts.path == "/good.jpg":
                     self._send(200, image, {"Content-Type": "image/jpeg"})

@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import cv2
 import numpy as np
@@ -204,7 +205,7 @@ def test_slow_headers_are_cut_off(daemon: Daemon) -> None:
                 sock.sendall(b"X-Slow: 1\r\n")
                 sock.settimeout(0.5)
                 closed = sock.recv(1) == b""
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 closed = True

@@ -4,7 +4,7 @@ daemon must still answer a good request at the end and have logged no error of i
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 import requests

@@ -4,7 +4,7 @@ link-local and metadata addresses (also IPv4-mapped), size and time caps."""
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
