@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edge.center_crop import resize_center_crop
 from edge.engine import LoadedModel
 from edge.errors import BadRequest
 from edge.image_decode import decode_image
@@ -37,13 +38,20 @@ class Timings:
                 "postprocess": round(self.postprocess, 3)}
 
 
-def prepare(model: LoadedModel, image: np.ndarray, options: PredictOptions) -> tuple[np.ndarray, Letterbox]:
-    """Letterbox ``image`` (H, W, 3) u8 BGR for ``model`` at the requested size."""
+def prepare(model: LoadedModel, image: np.ndarray, options: PredictOptions
+            ) -> tuple[np.ndarray, Letterbox | tuple[int, int]]:
+    """Letterbox ``image`` (H, W, 3) u8 BGR for ``model`` at the requested size.
+
+    Classify models are not letterboxed: Ultralytics resizes the short side and centre-crops, and
+    there are no coordinates to map back, so the original (h, w) is returned instead of a Letterbox.
+    """
     if options.size > model.max_size:
         raise BadRequest(f"size {options.size} is larger than model {model.spec.model_id!r} can run: its input is "
                          f"fixed at {model.spec.imgsz[0]}x{model.spec.imgsz[1]} (export it with dynamic shapes "
                          f"to serve larger sizes)")
     plan = model.plan(options.size)
+    if model.spec.task == "classify":
+        return resize_center_crop(image, plan.canvas[0] if not model.dynamic else plan.fit[0]), image.shape[:2]
     return letterbox(image, plan.canvas, model.spec.stride, plan.minimal, plan.fit)
 
 
@@ -55,12 +63,20 @@ class Predictor:
         self.max_pixels = max_pixels
 
     async def predict_bytes(self, model: LoadedModel, data: bytes, options: PredictOptions) -> tuple[Prediction, Timings]:
+        """``data``: the encoded image. Decode and letterbox share one trip to the executor."""
         loop = asyncio.get_running_loop()
         timings = Timings()
+        tensor, lb = await loop.run_in_executor(self.executor, self._decode_prepare, model, data, options, timings)
+        return await self._infer_postprocess(model, tensor, lb, options, timings)
+
+    def _decode_prepare(self, model: LoadedModel, data: bytes, options: PredictOptions,
+                        timings: Timings) -> tuple[np.ndarray, Letterbox]:
         t0 = time.perf_counter()
-        image = await loop.run_in_executor(self.executor, decode_image, data, self.max_pixels)
-        timings.decode = (time.perf_counter() - t0) * 1000
-        return await self.predict_image(model, image, options, timings)
+        image = decode_image(data, self.max_pixels)
+        t1 = time.perf_counter()
+        prepared = prepare(model, image, options)
+        timings.decode, timings.preprocess = (t1 - t0) * 1000, (time.perf_counter() - t1) * 1000
+        return prepared
 
     async def predict_image(self, model: LoadedModel, image: np.ndarray, options: PredictOptions,
                             timings: Timings | None = None) -> tuple[Prediction, Timings]:
@@ -69,11 +85,16 @@ class Predictor:
         timings = timings or Timings()
         t0 = time.perf_counter()
         tensor, lb = await loop.run_in_executor(self.executor, prepare, model, image, options)
+        timings.preprocess = (time.perf_counter() - t0) * 1000
+        return await self._infer_postprocess(model, tensor, lb, options, timings)
+
+    async def _infer_postprocess(self, model: LoadedModel, tensor: np.ndarray, lb: Letterbox, options: PredictOptions,
+                                 timings: Timings) -> tuple[Prediction, Timings]:
+        loop = asyncio.get_running_loop()
         t1 = time.perf_counter()
         outputs = await model.infer(tensor)
         t2 = time.perf_counter()
         pred = await loop.run_in_executor(self.executor, postprocess, model.spec.task, outputs, lb,
                                           model.spec, options)
-        t3 = time.perf_counter()
-        timings.preprocess, timings.inference, timings.postprocess = (t1 - t0) * 1000, (t2 - t1) * 1000, (t3 - t2) * 1000
+        timings.inference, timings.postprocess = (t2 - t1) * 1000, (time.perf_counter() - t2) * 1000
         return pred, timings
