@@ -70,7 +70,7 @@ class Predictor:
         return await self._infer_postprocess(model, tensor, lb, options, timings)
 
     def _decode_prepare(self, model: LoadedModel, data: bytes, options: PredictOptions,
-                        timings: Timings) -> tuple[np.ndarray, Letterbox]:
+                        timings: Timings) -> tuple[np.ndarray, Letterbox | tuple[int, int]]:
         t0 = time.perf_counter()
         image = decode_image(data, self.max_pixels)
         t1 = time.perf_counter()
@@ -88,7 +88,8 @@ class Predictor:
         timings.preprocess = (time.perf_counter() - t0) * 1000
         return await self._infer_postprocess(model, tensor, lb, options, timings)
 
-    async def _infer_postprocess(self, model: LoadedModel, tensor: np.ndarray, lb: Letterbox, options: PredictOptions,
+    async def _infer_postprocess(self, model: LoadedModel, tensor: np.ndarray, lb: Letterbox | tuple[int, int],
+                                 options: PredictOptions,
                                  timings: Timings) -> tuple[Prediction, Timings]:
         loop = asyncio.get_running_loop()
         t1 = time.perf_counter()
