@@ -119,8 +119,8 @@ async def stream_mjpg(request: web.Request) -> web.StreamResponse:
             result = await _next_or_closing(loop.next_result(STREAM_IDLE_S), closing)
             if result is None:
                 break
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass  # the viewer went away or the daemon stops
+    except ConnectionResetError:  # the viewer went away (aiohttp's ClientConnectionResetError is one)
+        pass
     return resp
 
 
