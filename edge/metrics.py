@@ -15,8 +15,9 @@ several apps in one process. ``GET /metrics`` serves the Prometheus text format.
   ``rate_limited`` (429), ``slow_client`` (408), ``too_large`` (413).
 - ``auth_failures_total{reason}``: ``missing`` or ``invalid`` key (401).
 - ``model_compile_seconds{model}``, ``ready``, ``models_loaded``.
-- ``camera_fps{camera}``, ``camera_frames_total{camera}``: set by the camera loop through
-  ``CameraMetrics`` (``app[METRICS].camera``).
+- ``camera_fps{camera,direction}`` (``in``: read from the source, ``out``: inferred),
+  ``camera_frames_total{camera,kind}`` (``read``, ``inferred``, ``dropped``), ``camera_connected{camera}``,
+  ``camera_reconnects_total{camera}``: read at scrape time from each camera's ``status()``.
 - ``process_*`` and ``python_info``: the standard process collectors.
 """
 
@@ -37,7 +38,7 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
@@ -52,28 +53,40 @@ REJECT_REASONS = {429: "rate_limited", 408: "slow_client", 413: "too_large"}
 MODEL_KEYS = ("model_id", "model", "deployment")  # match_info names that carry a MODEL_ID
 
 
-class CameraMetrics:
-    """What the camera loop sets: ``frame(camera)`` per processed frame, ``fps(camera, value)``."""
+class _CameraCollector(Collector):
+    """Camera figures read at scrape time from the running camera hub (``edge.web_cameras``), so the
+    camera loop needs no metrics code of its own: each camera's ``status()`` is the source."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self._fps = Gauge(f"{NS}_camera_fps", "Frames per second processed, per camera", ["camera"],
-                          registry=registry)
-        self._frames = Counter(f"{NS}_camera_frames", "Frames processed, per camera", ["camera"],
-                               registry=registry)
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
 
-    def fps(self, camera: str, value: float) -> None:
-        self._fps.labels(camera).set(value)
+    def collect(self) -> Iterable[Metric]:
+        fps = GaugeMetricFamily(f"{NS}_camera_fps", "Frames per second per camera: read from the source (in) "
+                                "and inferred (out)", labels=["camera", "direction"])
+        frames = CounterMetricFamily(f"{NS}_camera_frames", "Frames per camera: read, inferred, dropped "
+                                     "(the reader kept only the newest)", labels=["camera", "kind"])
+        connected = GaugeMetricFamily(f"{NS}_camera_connected", "1 while the camera gives fresh frames",
+                                      labels=["camera"])
+        reconnects = CounterMetricFamily(f"{NS}_camera_reconnects", "Times the camera source reconnected",
+                                         labels=["camera"])
+        for cam in self._cameras():
+            cid = str(cam.get("id", ""))
+            fps.add_metric([cid, "in"], float(cam.get("fps_in") or 0.0))
+            fps.add_metric([cid, "out"], float(cam.get("fps_out") or 0.0))
+            for kind, key in (("read", "frames_in"), ("inferred", "frames_inferred"), ("dropped", "frames_dropped")):
+                frames.add_metric([cid, kind], float(cam.get(key) or 0))
+            connected.add_metric([cid], 1.0 if cam.get("connected") else 0.0)
+            reconnects.add_metric([cid], float(cam.get("reconnects") or 0))
+        yield from (fps, frames, connected, reconnects)
 
-    def frame(self, camera: str) -> None:
-        self._frames.labels(camera).inc()
-
-    def remove(self, camera: str) -> None:
-        """Forget a camera that was removed from the config."""
-        for metric in (self._fps, self._frames):
-            try:
-                metric.remove(camera)
-            except KeyError:
-                pass
+    def _cameras(self) -> list[dict[str, Any]]:
+        try:
+            from edge.web_cameras import CAMERAS  # imports web_app, which imports this module
+        except ImportError:
+            return []
+        slot = self.app.get(CAMERAS)
+        hub = getattr(slot, "hub", None)
+        return list(hub.status()) if hub is not None else []
 
 
 class _StateCollector(Collector):
@@ -99,12 +112,13 @@ class _StateCollector(Collector):
 class Metrics:
     """The metric objects of one application, in their own registry."""
 
-    def __init__(self, state: ServingState) -> None:
+    def __init__(self, state: ServingState, app: web.Application) -> None:
         self.state = state
         self.registry = registry = CollectorRegistry(auto_describe=True)
         ProcessCollector(registry=registry)
         PlatformCollector(registry=registry)
         registry.register(_StateCollector(state))
+        registry.register(_CameraCollector(app))
         self.requests = Counter(f"{NS}_requests", "HTTP answers by route template, model and status",
                                 ["endpoint", "method", "model", "status"], registry=registry)
         self.request_seconds = Histogram(f"{NS}_request_duration_seconds", "Whole-request latency by route",
@@ -116,7 +130,6 @@ class Metrics:
                                 ["reason"], registry=registry)
         self.auth_failures = Counter(f"{NS}_auth_failures", "Requests refused for a missing or invalid API key",
                                      ["reason"], registry=registry)
-        self.camera = CameraMetrics(registry)
         for reason in ("overloaded", *REJECT_REASONS.values()):
             self.rejected.labels(reason)
         for reason in ("missing", "invalid"):
@@ -184,7 +197,7 @@ async def metrics_handler(request: web.Request) -> web.Response:
 
 def install_metrics(app: web.Application, state: ServingState) -> Metrics:
     """Create the app's registry, put the middleware outermost and add ``GET /metrics``."""
-    metrics = Metrics(state)
+    metrics = Metrics(state, app)
     app[METRICS] = metrics
     app.middlewares.insert(0, metrics_middleware)
     app.router.add_get("/metrics", metrics_handler)

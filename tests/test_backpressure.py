@@ -121,8 +121,19 @@ async def test_metrics_per_app(aiohttp_client: Any, tmp_path: Path) -> None:
     assert "yolo_edge_requests_in_flight" in text and "process_resident_memory_bytes" in text
     other = await (await two.get("/metrics")).text()
     assert 'status="200"' not in other  # each app has its own registry
-    two.app[__import__("edge.metrics", fromlist=["METRICS"]).METRICS].camera.fps("porch", 12.5)  # type: ignore[index]
-    assert 'yolo_edge_camera_fps{camera="porch"} 12.5' in await (await two.get("/metrics")).text()
+    from edge.web_cameras import CAMERAS
+
+    class Hub:  # what the camera hub reports; the metrics read it at scrape time
+        def status(self) -> list[dict[str, Any]]:
+            return [{"id": "porch", "fps_in": 25.0, "fps_out": 12.5, "frames_in": 900, "frames_inferred": 450,
+                     "frames_dropped": 450, "connected": True, "reconnects": 2}]
+
+    two.app[CAMERAS].hub = Hub()  # type: ignore[index,union-attr,assignment]
+    text = await (await two.get("/metrics")).text()
+    assert 'yolo_edge_camera_fps{camera="porch",direction="out"} 12.5' in text
+    assert 'yolo_edge_camera_frames_total{camera="porch",kind="dropped"} 450.0' in text
+    assert 'yolo_edge_camera_connected{camera="porch"} 1.0' in text
+    two.app[CAMERAS].hub = None  # type: ignore[index,union-attr]
 
 
 async def test_openapi_served(aiohttp_client: Any, tmp_path: Path) -> None:
