@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= config.yaml
 
-.PHONY: setup system-deps serve test bench clean
+.PHONY: setup system-deps runtime-deps serve test clean
 
 setup: $(VENV)/.installed
 
@@ -19,12 +19,15 @@ $(VENV)/.installed: pyproject.toml
 system-deps:
 	bash scripts/install_system_deps.sh
 
-serve: setup
+runtime-deps:
+	bash scripts/install_system_deps.sh --runtime
+
+serve: runtime-deps setup
 	YOLO_OFFLINE= $(BIN)/python -m conversion.default_model --models models
 	$(BIN)/yolo-edge keygen --file var/api_keys
 	$(BIN)/yolo-edge serve --config $(CONFIG)
 
-test: setup system-deps
+test: system-deps setup
 	YOLO_OFFLINE=1 $(BIN)/python -m pytest -ra
 
 clean:

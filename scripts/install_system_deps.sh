@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Debian packages the tests and benchmarks use: wrk (load generator), mosquitto (MQTT broker),
-# systemd (systemd-analyze for the unit checks). Installed only when missing.
+# Debian packages, installed only when missing.
+#   (no argument)  what the tests and benchmarks use: wrk (load generator), mosquitto (MQTT broker),
+#                  systemd (systemd-analyze for the unit checks), curl, and python3-venv
+#   --runtime      only what `make serve` needs: python3-venv
 set -euo pipefail
 need=()
-command -v wrk >/dev/null || need+=(wrk)
-command -v mosquitto >/dev/null || need+=(mosquitto)
-command -v systemd-analyze >/dev/null || need+=(systemd)
+python3 -c "import venv, ensurepip" 2>/dev/null || need+=(python3-venv)
+if [ "${1:-}" != "--runtime" ]; then
+  command -v wrk >/dev/null || need+=(wrk)
+  command -v mosquitto >/dev/null || need+=(mosquitto)
+  command -v systemd-analyze >/dev/null || need+=(systemd)
+  command -v curl >/dev/null || need+=(curl)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
   echo "installing Debian packages: ${need[*]}"
