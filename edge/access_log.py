@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 
 from aiohttp.abc import AbstractAccessLogger
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
@@ -39,3 +40,18 @@ class AccessLogger(AbstractAccessLogger):
         self.logger.info('%s "%s %s" %d %dB %.3fs ua="%s"', request.remote or "-", printable(request.method, 16),
                          printable(request.rel_url.path, MAX_PATH), response.status, response.body_length, time,
                          printable(agent, MAX_AGENT))
+
+
+class OneLineBadHttp(logging.Filter):
+    """aiohttp logs every request its parser refuses (400: a NUL in a header, a bad request line) at
+    ERROR with a traceback; a device on a LAN gets probed, so make that one WARNING line instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            text = record.getMessage()
+            record.msg, record.args = "%s (%s)", (text, printable(str(exc).replace("\n", " "), 200))
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True

@@ -13,7 +13,7 @@ from typing import Callable
 
 from aiohttp import web
 
-from edge.access_log import AccessLogger
+from edge.access_log import AccessLogger, OneLineBadHttp
 from edge.config import Config, load_config
 from edge.errors import EdgeError
 from edge.keygen import ensure_key_file
@@ -47,6 +47,7 @@ async def serve(config: Config, read_config: Callable[[], Config] | None = None)
     app = create_app(config)
     state = app[STATE]
     life = ServiceLifecycle(state, read_config)
+    logging.getLogger("aiohttp.server").addFilter(OneLineBadHttp())  # no tracebacks for malformed HTTP
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=config.server.drain_timeout_s,
                            access_log_class=AccessLogger,  # one line per request, no query, no keys
                            # headers not complete (or a keep-alive connection idle) this long: closed

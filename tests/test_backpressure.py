@@ -163,3 +163,19 @@ def test_access_log_line(caplog: pytest.LogCaptureFixture, target: str, logged: 
     (line,) = [r.getMessage() for r in caplog.records]
     assert f'"POST {logged}" 200' in line and "0.012s" in line and 'ua="curl/8"' in line
     assert hidden not in line and "\n" not in line
+
+
+def test_malformed_http_is_one_warning_line(caplog: pytest.LogCaptureFixture) -> None:
+    from aiohttp.http_exceptions import BadHttpMessage
+
+    from edge.access_log import OneLineBadHttp
+    logger = logging.getLogger("test.aiohttp.server")
+    logger.addFilter(OneLineBadHttp())
+    try:
+        raise BadHttpMessage("Invalid header value char")
+    except BadHttpMessage:
+        with caplog.at_level(logging.INFO, logger="test.aiohttp.server"):
+            logger.exception("Error handling request from %s", "10.0.0.9")
+    (record,) = caplog.records
+    assert record.levelname == "WARNING" and record.exc_info is None
+    assert "10.0.0.9" in record.getMessage() and "Invalid header value char" in record.getMessage()
