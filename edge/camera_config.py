@@ -23,22 +23,16 @@ Example::
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from edge.config_fields import rule as _rule
 from edge.errors import ConfigError
 
 CAMERA_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 TOPIC_SAFE = re.compile(r"^[^#+\x00]+$")
 
 
-def _rule(default: Any, check: Callable[[Any], bool] | None = None, expect: str = "") -> Any:
-    """A field with a check, read by ``edge.config._build`` (same metadata keys)."""
-    if isinstance(default, (list, dict)):
-        return field(default_factory=lambda: type(default)(default), metadata={"check": check, "expect": expect})
-    return field(default=default, metadata={"check": check, "expect": expect})
 
 
 @dataclass(frozen=True)

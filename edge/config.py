@@ -12,20 +12,17 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
 from edge.camera_config import CameraConfig, MqttConfig, check_camera_ids
+from edge.config_fields import rule as _rule
 from edge.errors import ConfigError
 
 DEVICES = ("CPU", "GPU", "NPU", "AUTO")
 
 
-def _rule(default: Any, check: Callable[[Any], bool] | None = None, expect: str = "") -> Any:
-    if isinstance(default, (list, dict)):
-        return field(default_factory=lambda: type(default)(default), metadata={"check": check, "expect": expect})
-    return field(default=default, metadata={"check": check, "expect": expect})
 
 
 @dataclass(frozen=True)
