@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -73,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
             force=args.force, quiet=args.quiet, holdout=args.holdout, recipe=args.recipe,
             accuracy_control=args.accuracy_control, bench_seconds=args.bench_seconds,
         )
-        bundle = run(opts)
+        # stdout carries only the bundle path; chatter from Ultralytics and NNCF goes to stderr (or nowhere)
+        with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull if args.quiet else sys.stderr):
+            bundle = run(opts)
     except ConversionError as exc:
         print(f"yolo-edge-convert: error: {exc}", file=sys.stderr)
         return exc.exit_code

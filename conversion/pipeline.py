@@ -21,6 +21,8 @@ logger = logging.getLogger(__name__)
 
 PRECISIONS = ("fp32", "fp16", "int8")
 MAX_CALIBRATION, MAX_HOLDOUT = 300, 200
+#: Calibration images NNCF's accuracy control validates on (several passes each).
+AC_VALIDATION = 100
 
 
 @dataclass(frozen=True)
@@ -172,7 +174,7 @@ def _convert(opts: Options, source: SourceModel, model_id: str, device: str, cor
             raise AccuracyGateError(
                 f"{opts.precision.upper()} loses {drop:.2f} mAP50-95 points against FP32 on {accuracy.images} held-out "
                 f"images (limit --max-drop {opts.max_drop:.2f}); no bundle written. "
-                + _gate_hint(rep) + " Pass --force to write it anyway.")
+                + _gate_hint(rep, split.calibration) + " Pass --force to write it anyway.")
     elif opts.precision != "fp32":
         rep["accuracy_note"] = "Not gated: no --data was given to hold images out from."
     else:
@@ -205,7 +207,20 @@ def _describe(recipe: quantize.Recipe) -> str:
     return "; ".join(parts) + "."
 
 
-def _gate_hint(rep: dict[str, Any]) -> str:
+def _gate_hint(rep: dict[str, Any], calibration_images: tuple[Path, ...]) -> str:
+    tried = "; ".join(f"{a['method']}: {a['drop_points']:.2f}" + (f" ({a['note']})" if a.get("note") else "")
+                      for a in rep.get("quantization", {}).get("attempts", []))
+    return (f"Tried {tried}. " if tried else "") + _data_hint(rep, calibration_images)
+
+
+def _data_hint(rep: dict[str, Any], calibration_images: tuple[Path, ...]) -> str:
+    import numpy as np
+
+    sample = calibration_images[:: max(1, len(calibration_images) // 10)][:10]
+    spread = [float(calibration.read_bgr(p).std()) for p in sample]
+    if spread and float(np.median(spread)) < 8.0:
+        return ("The calibration images are almost uniform (blank or dark frames?): INT8 ranges learnt from them "
+                "clip real images. Calibrate on real frames from the deployment.")
     data = rep.get("data", {})
     if data.get("calibration", 0) < dataset.RECOMMENDED_CALIBRATION:
         return f"Calibrate on more images ({data.get('calibration', 0)} used; 100-300 recommended) like the deployment's."
@@ -229,6 +244,7 @@ class _Gate:
         self.opts, self.source, self.imgsz, self.device, self.core = opts, source, imgsz, device, core
         self.work, self.split, self.labelled, self.progress = work, split, labelled, progress
         self.holdout = split.holdout
+        self._ac_truth: dict[Path, evaluate.Detections] = {}
         if labelled:
             self.set = gate.HoldoutSet(self.holdout, work, source.names, source.kpt_shape)
             self.reference = gate.validate_labelled(fp32_folder, self.set, source.task, imgsz, device, opts.quiet)
@@ -250,16 +266,23 @@ class _Gate:
     def _validation_fn(self, compiled: Any, items: Any) -> tuple[float, None]:
         paths = list(items)
         preds = evaluate.predict(compiled, paths, self.imgsz, self.source.stride, len(self.source.names))
-        return evaluate.box_map(preds, [self._truth[p] for p in paths], self.source.names).map50_95, None
+        return evaluate.box_map(preds, [self._ac_truth[p] for p in paths], self.source.names).map50_95, None
 
     def recover(self, fp32_model: Any, model: Any, accuracy: gate.Accuracy, drop: float, folder: Path,
                 metadata: dict[str, Any], stem: str, attempts: list[dict[str, Any]]) -> tuple[Any, gate.Accuracy, float]:
         """NNCF accuracy-controlled quantization; keeps whichever model drops less."""
         recipe = quantize.RECIPES[self.opts.recipe]
         calib = calibration.nncf_dataset(self.split.calibration, self.imgsz, self.source.stride, self.progress)
+        # NNCF selects layers on the calibration images (agreement with FP32), never on the held-out
+        # ones: the gate below stays an independent check.
+        chosen = list(self.split.calibration[:AC_VALIDATION])
+        compiled = self.core.compile_model(fp32_model, self.device)
+        refs = gate.reference_predictions(compiled, chosen, self.imgsz, self.source.stride, len(self.source.names),
+                                          self.progress)
+        self._ac_truth = dict(zip(chosen, refs))
         try:
             recovered = quantize.quantize_with_accuracy_control(
-                fp32_model, calib, len(self.split.calibration), self.holdout, self._validation_fn,
+                fp32_model, calib, len(self.split.calibration), chosen, self._validation_fn,
                 self.opts.max_drop, recipe, self.device)
         except Exception as exc:  # NNCF raises assorted errors when it cannot restore
             logger.warning("accuracy-controlled quantization failed: %s", exc)
