@@ -3,6 +3,10 @@
 Each call takes an idle request, starts it asynchronously and awaits its completion callback, so
 the event loop never blocks on inference. The pool size bounds the inferences in flight; the start
 times of running requests let a watchdog tell "busy" from "stuck".
+
+The performance hint follows the load: an image that arrives while nothing else is in flight runs on
+the ``solo`` request, compiled for latency (one stream, every core on that image); under load,
+images run on the pool's requests, compiled for throughput (one stream per core).
 """
 
 from __future__ import annotations
@@ -19,12 +23,14 @@ from edge.errors import DeviceError
 
 
 class InferPool:
-    """``size`` parallel infer requests of one compiled model (one input, any outputs)."""
+    """``size`` parallel infer requests of one compiled model (one input, any outputs), and
+    optionally one ``solo`` request of the same model compiled for latency, used when idle."""
 
-    def __init__(self, compiled: ov.CompiledModel, size: int) -> None:
+    def __init__(self, compiled: ov.CompiledModel, size: int, solo: ov.CompiledModel | None = None) -> None:
         self.compiled = compiled
         self.size = size
         self._idle: deque[ov.InferRequest] = deque(compiled.create_infer_request() for _ in range(size))
+        self._solo = solo.create_infer_request() if solo is not None else None
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._started: dict[int, float] = {}  # id(request) -> monotonic start time
 
@@ -34,9 +40,17 @@ class InferPool:
         request.infer({0: tensor})
         return [request.get_output_tensor(i).data.copy() for i in range(len(self.compiled.outputs))]
 
+    def warm_up(self, tensor: np.ndarray) -> None:
+        """One blocking inference on each compiled model (never on the event loop)."""
+        self.infer_sync(tensor)
+        if self._solo is not None:
+            self._solo.infer({0: tensor})
+
     async def infer(self, tensor: np.ndarray) -> list[np.ndarray]:
         """Run ``tensor`` (shaped as the compiled input) and return copies of every output."""
         loop = asyncio.get_running_loop()
+        if self._solo is not None and not self._started and not self._waiters:
+            return await self._run(self._solo, tensor, loop)
         while not self._idle:
             waiter: asyncio.Future[None] = loop.create_future()
             self._waiters.append(waiter)
@@ -46,7 +60,10 @@ class InferPool:
                 if waiter in self._waiters:
                     self._waiters.remove(waiter)
                 raise
-        request = self._idle.popleft()
+        return await self._run(self._idle.popleft(), tensor, loop)
+
+    async def _run(self, request: ov.InferRequest, tensor: np.ndarray,
+                   loop: asyncio.AbstractEventLoop) -> list[np.ndarray]:
         done: asyncio.Future[list[np.ndarray]] = loop.create_future()
         request.set_callback(self._on_done, (request, done, loop))
         self._started[id(request)] = time.monotonic()
@@ -79,6 +96,8 @@ class InferPool:
 
     def _release(self, request: ov.InferRequest) -> None:
         self._started.pop(id(request), None)
+        if request is self._solo:
+            return
         self._idle.append(request)
         while self._waiters:
             waiter = self._waiters.popleft()
