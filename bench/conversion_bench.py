@@ -26,9 +26,9 @@ from typing import Any
 os.environ.setdefault("YOLO_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from conversion import calibration, dataset, export, gate, quantize, speed  # noqa: E402
-from conversion.progress import Progress  # noqa: E402
-from conversion.source import load_source  # noqa: E402
+from conversion import calibration, dataset, export, gate, quantize, speed
+from conversion.progress import Progress
+from conversion.source import load_source
 
 logger = logging.getLogger("conversion_bench")
 
@@ -87,7 +87,10 @@ def run_model(name: str, weights: Path, task_images: Path, calib_pool: Path, rec
         if not hold:
             hold = labelled  # pose: the labelled images are outside the pool
         hs = gate.HoldoutSet(hold, mwork / f"fold{k}", source.names, source.kpt_shape)
-        val = lambda folder: gate.validate_labelled(folder, hs, source.task, (imgsz, imgsz), "CPU", True)  # noqa: E731
+
+        def val(folder: Path, hs: gate.HoldoutSet = hs) -> gate.Accuracy:
+            return gate.validate_labelled(folder, hs, source.task, (imgsz, imgsz), "CPU", True)
+
         variants.setdefault("fp32", []).append(val(fp32_folder).metrics)
         if fp16:
             f16 = mwork / f"fp16_{k}_openvino_model"
@@ -109,8 +112,8 @@ def run_model(name: str, weights: Path, task_images: Path, calib_pool: Path, rec
 
 
 def table(results: dict[str, Any]) -> str:
-    lines = ["| model | precision | metric | mAP50-95 (mean of folds) | drop vs FP32 (points) | per-fold drops | "
-             "throughput img/s | × FP32 | latency ms |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [("| model | precision | metric | mAP50-95 (mean of folds) | drop vs FP32 (points) | per-fold drops | "
+              "throughput img/s | × FP32 | latency ms |"), "|---|---|---|---|---|---|---|---|---|"]
     for name, res in results.items():
         fp32 = res["metrics"]["fp32"]
         sp = res["speed"]

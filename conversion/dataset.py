@@ -78,7 +78,8 @@ def collect(data: str | Path, workdir: Path, task: str, kpt_shape: tuple[int, in
     if len(candidates) > limit:
         step = len(candidates) / limit
         candidates = [candidates[int(i * step)] for i in range(limit)]
-    readable, skipped = [], []
+    readable: list[Path] = []
+    skipped: list[Path] = []
     for image in candidates:
         (readable if _readable(image) else skipped).append(image)
     if skipped:

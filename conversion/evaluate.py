@@ -109,7 +109,7 @@ def box_map(predictions: Sequence[Detections], truths: Sequence[Detections], nam
 
     with tempfile.TemporaryDirectory() as tmp:
         validator = DetectionValidator(save_dir=Path(tmp))
-    validator.iouv = torch.linspace(0.5, 0.95, 10)
+    validator.iouv = torch.linspace(0.5, 0.95, 10)  # type: ignore[assignment]
     metrics = DetMetrics(names=names)
     for i, (pred, truth) in enumerate(zip(predictions, truths)):
         if len(truth.cls) == 0 or len(pred.cls) == 0:

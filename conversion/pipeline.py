@@ -284,7 +284,7 @@ class _Gate:
             recovered = quantize.quantize_with_accuracy_control(
                 fp32_model, calib, len(self.split.calibration), chosen, self._validation_fn,
                 self.opts.max_drop, recipe, self.device)
-        except Exception as exc:  # NNCF raises assorted errors when it cannot restore
+        except Exception as exc:  # noqa: BLE001 - NNCF raises assorted errors when it cannot restore; the gate decides
             logger.warning("accuracy-controlled quantization failed: %s", exc)
             attempts.append({"method": "nncf.quantize_with_accuracy_control", "drop_points": drop,
                              "note": f"failed: {type(exc).__name__}: {exc}"[:300]})

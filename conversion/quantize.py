@@ -68,11 +68,10 @@ def output_convolutions(ov_model: Any) -> list[str]:
             continue
         seen.add(key)
         kind = node.get_type_name()
-        if kind in ("Convolution", "GroupConvolution"):
-            if ".dfl" not in key:
-                found.append(key)
-                continue
-            # DFL's fixed arange convolution is decoding (in Ultralytics' scope): look through it
+        # DFL's fixed arange convolution is decoding (in Ultralytics' scope): look through it
+        if kind in ("Convolution", "GroupConvolution") and ".dfl" not in key:
+            found.append(key)
+            continue
         if kind in ("Constant", "Parameter", "ShapeOf"):  # shape-only paths carry no values
             continue
         stack.extend(v.get_node() for v in node.input_values())

@@ -54,15 +54,15 @@ def markdown(report: dict[str, Any], has_chart: bool) -> str:
             cand = acc["result"][key]
             lines.append(f"| {key} | {_fmt(ref)} | {_fmt(cand)} | {(ref - cand) * 100:.2f} |")
         verdict = "passed" if acc["passed"] else ("FAILED, written because of --force" if acc["forced"] else "FAILED")
-        lines += ["", f"Gate: largest mAP50-95 drop {acc['drop_points']:.2f} points, limit {acc['max_drop']:.2f}: "
-                  f"**{verdict}**."]
+        lines += ["", (f"Gate: largest mAP50-95 drop {acc['drop_points']:.2f} points, limit {acc['max_drop']:.2f}: "
+                       f"**{verdict}**.")]
     else:
         lines.append(report.get("accuracy_note", "Not measured."))
     sp = report.get("speed")
     lines += ["", "## Speed", ""]
     if sp:
-        lines += [f"{sp['device']}, OpenVINO {sp['openvino']}, measured side by side in one run "
-                  f"({sp['seconds']:.0f} s per model and mode).", "",
+        lines += [(f"{sp['device']}, OpenVINO {sp['openvino']}, measured side by side in one run "
+                   f"({sp['seconds']:.0f} s per model and mode)."), "",
                   "| model | latency ms (median, batch 1) | p90 ms | throughput img/s | requests |", "|---|---|---|---|---|"]
         for key, label in (("fp32", "FP32"), ("result", b["precision"].upper())):
             if key in sp:
@@ -82,8 +82,9 @@ def markdown(report: dict[str, Any], has_chart: bool) -> str:
 
 def write_chart(report: dict[str, Any], path: Path) -> bool:
     """Bars of mAP50-95 and throughput, FP32 beside the result. Returns False when nothing to plot."""
-    acc, sp = report.get("accuracy"), report.get("speed")
-    if not acc and not (sp and "result" in sp):
+    acc: dict[str, Any] = report.get("accuracy") or {}
+    sp: dict[str, Any] = report.get("speed") or {}
+    if not acc and "result" not in sp:
         return False
     import matplotlib
 
