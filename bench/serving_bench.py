@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -235,14 +236,17 @@ def drive(server: Server, concurrency: list[int], duration: float, warmup: float
     run_wrk(server.url, max(concurrency), warmup, bodies, count)
     runs = []
     for c in concurrency:
-        cpu0 = cpu_seconds(pid)
+        cpu0, client0 = cpu_seconds(pid), resource.getrusage(resource.RUSAGE_CHILDREN)
         w = run_wrk(server.url, c, duration, bodies, count)
-        cpu = cpu_seconds(pid) - cpu0
+        cpu, client1 = cpu_seconds(pid) - cpu0, resource.getrusage(resource.RUSAGE_CHILDREN)
+        client = (client1.ru_utime + client1.ru_stime) - (client0.ru_utime + client0.ru_stime)
         errors = sum(v for k, v in w.items() if k.startswith("errors_"))
         ok = max(w["requests"] - w["errors_status"], 1)
         runs.append({"concurrency": c, "throughput_rps": round(w["requests"] / (w["duration_us"] / 1e6), 2),
                      "p50_ms": round(w["p50_us"] / 1000, 2), "p99_ms": round(w["p99_us"] / 1000, 2),
-                     "cpu_ms_per_request": round(cpu * 1000 / ok, 2), "requests": w["requests"], "errors": errors})
+                     "cpu_ms_per_request": round(cpu * 1000 / ok, 2),
+                     "wrk_cpu_ms_per_request": round(client * 1000 / max(w["requests"], 1), 3),
+                     "requests": w["requests"], "errors": errors})
     return {"runs": runs, **rss_mb(pid)}
 
 
@@ -275,7 +279,7 @@ def ratios(engine: dict[str, Any], daemon: dict[str, Any], baseline: dict[str, A
 
 def table(result: dict[str, Any]) -> str:
     e = result["engine"]
-    head = f"{'':24}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/req':>12}{'RSS MB':>9}{'errors':>8}"
+    head = f"{'':24}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/req':>12}{'RSS MB':>9}{'errors':>8}{'wrk ms/req':>12}"
     rows = [head, "-" * len(head),
             f"{'engine throughput':24}{e['throughput_fps']:9.1f}{'':9}{'':9}{e['cpu_ms_per_inference']:12.2f}"
             f"{'':9}{'':8}   ({e['nireq']} requests, {e['streams']} streams)",
@@ -286,7 +290,8 @@ def table(result: dict[str, Any]) -> str:
             continue
         for r in server["runs"]:
             rows.append(f"{name + ' c=' + str(r['concurrency']):24}{r['throughput_rps']:9.1f}{r['p50_ms']:9.2f}"
-                        f"{r['p99_ms']:9.2f}{r['cpu_ms_per_request']:12.2f}{server['rss_mb']:9.1f}{r['errors']:8d}")
+                        f"{r['p99_ms']:9.2f}{r['cpu_ms_per_request']:12.2f}{server['rss_mb']:9.1f}{r['errors']:8d}"
+                        f"{r['wrk_cpu_ms_per_request']:12.3f}")
     d, q = result["daemon"], result["ratios"]
     rows += ["",
              f"daemon start to ready: cold cache {d['startup_cold_s']:.2f} s, warm cache {d['startup_warm_s']:.2f} s;"

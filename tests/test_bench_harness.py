@@ -15,7 +15,8 @@ import pytest
 
 from tests.shared_data import REPO, require_shared_data, ultralytics_asset
 
-RUN_KEYS = {"concurrency", "throughput_rps", "p50_ms", "p99_ms", "cpu_ms_per_request", "requests", "errors"}
+RUN_KEYS = {"concurrency", "throughput_rps", "p50_ms", "p99_ms", "cpu_ms_per_request", "wrk_cpu_ms_per_request",
+            "requests", "errors"}
 ENGINE_KEYS = {"throughput_fps", "nireq", "streams", "cpu_ms_per_inference", "latency_p50_ms", "latency_p99_ms",
                "latency_fps"}
 RATIO_KEYS = {"daemon_best_concurrency", "daemon_over_engine", "daemon_over_baseline",
