@@ -98,18 +98,19 @@ def write_chart(report: dict[str, Any], path: Path) -> bool:
         if panel == "accuracy":
             keys = [k for k in acc["fp32"] if k.endswith("map50_95")]
             x = range(len(keys))
-            ax.bar([i - 0.2 for i in x], [acc["fp32"][k] * 100 for k in keys], 0.4, label="FP32")
-            ax.bar([i + 0.2 for i in x], [acc["result"][k] * 100 for k in keys], 0.4, label=label)
+            for offset, key, name in ((-0.2, "fp32", "FP32"), (0.2, "result", label)):
+                bars = ax.bar([i + offset for i in x], [acc[key][k] * 100 for k in keys], 0.4, label=name)
+                ax.bar_label(bars, fmt="%.1f")
             ax.set_xticks(list(x), [k.replace("_map50_95", "") for k in keys])
             ax.set_ylabel("mAP50-95 (%)" + (" agreement" if acc["mode"] == "agreement" else ""))
             ax.set_title(f"Accuracy on {acc['images']} held-out images")
         else:
             names = ["FP32"] + ([label] if "result" in sp and label != "FP32" else [])
             values = [sp["fp32"]["throughput_fps"]] + ([sp["result"]["throughput_fps"]] if len(names) > 1 else [])
-            ax.bar(names, values, color=["C0", "C1"][: len(names)])
+            ax.bar_label(ax.bar(names, values, color=["C0", "C1"][: len(names)]), fmt="%.1f")
             ax.set_ylabel("images / s")
             ax.set_title(f"Throughput on {sp['device'].split(' ')[0]}")
-        ax.legend() if panel == "accuracy" else None
+        ax.legend(loc="lower right") if panel == "accuracy" else None
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
