@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from conversion.errors import ConversionError, UsageError
@@ -61,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
                         stream=sys.stderr)
     if args.quiet:
         os.environ["YOLO_VERBOSE"] = "False"
+        warnings.filterwarnings("ignore", category=FutureWarning)  # torch.jit deprecation chatter
     import nncf
 
     nncf.set_log_level(logging.WARNING)
