@@ -14,10 +14,10 @@ import os
 os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_VERBOSE", "False")
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-from aiohttp import web  # noqa: E402
-from ultralytics import YOLO  # noqa: E402
+import cv2
+import numpy as np
+from aiohttp import web
+from ultralytics import YOLO
 
 
 def build_app(model_dir: str) -> web.Application:

@@ -28,12 +28,12 @@ CASES = [
     ("preamble and epilogue", b'junk\r\n--XX\r\nContent-Disposition: form-data; name="a"\r\n\r\nv\r\n--XX--\r\nepi', CT),
     ("quoted boundary", b'--XX\r\nContent-Disposition: form-data; name="a"\r\n\r\nv\r\n--XX--\r\n',
      'multipart/form-data; boundary="XX"'),
-    ("base64 part", b'--XX\r\nContent-Disposition: form-data; name="a"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
-     b"aGVsbG8=\r\n--XX--\r\n", CT),
-    ("typed non-text part", b'--XX\r\nContent-Disposition: form-data; name="a"\r\nContent-Type: application/json\r\n\r\n'
-     b"{}\r\n--XX--\r\n", CT),
-    ("latin-1 charset", b'--XX\r\nContent-Disposition: form-data; name="a"\r\nContent-Type: text/plain; charset=latin-1'
-     b"\r\n\r\n\xe9\r\n--XX--\r\n", CT),
+    ("base64 part", (b'--XX\r\nContent-Disposition: form-data; name="a"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+     b"aGVsbG8=\r\n--XX--\r\n"), CT),
+    ("typed non-text part", (b'--XX\r\nContent-Disposition: form-data; name="a"\r\nContent-Type: application/json\r\n\r\n'
+     b"{}\r\n--XX--\r\n"), CT),
+    ("latin-1 charset", (b'--XX\r\nContent-Disposition: form-data; name="a"\r\nContent-Type: text/plain; charset=latin-1'
+     b"\r\n\r\n\xe9\r\n--XX--\r\n"), CT),
     ("truncated", b'--XX\r\nContent-Disposition: form-data; name="a"\r\n\r\nvvv', CT),
     ("part without name", b"--XX\r\nContent-Disposition: form-data\r\n\r\nv\r\n--XX--\r\n", CT),
     ("no boundary in body", b"hello", CT),
@@ -73,8 +73,8 @@ async def test_same_form_as_aiohttp(aiohttp_client: Any, label: str, body: bytes
 
 @pytest.mark.parametrize(("body", "message"), [
     (b'--XX\r\nContent-Disposition: form-data; name="a"\r\nContent-Encoding: gzip\r\n\r\nv\r\n--XX--\r\n', "compressed"),
-    (b'--XX\r\nContent-Disposition: form-data; name="a"\r\nContent-Type: multipart/mixed; boundary=YY\r\n\r\n'
-     b"v\r\n--XX--\r\n", "nested"),
+    ((b'--XX\r\nContent-Disposition: form-data; name="a"\r\nContent-Type: multipart/mixed; boundary=YY\r\n\r\n'
+     b"v\r\n--XX--\r\n"), "nested"),
     (b'--XX\r\nContent-Disposition: form-data; name="a"\r\nContent-Transfer-Encoding: x-uu\r\n\r\nv\r\n--XX--\r\n',
      "Content-Transfer-Encoding"),
     (b"--XX\r\nno colon here\r\n\r\nv\r\n--XX--\r\n", "malformed header"),
