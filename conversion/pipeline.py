@@ -13,7 +13,7 @@ from typing import Any
 
 from conversion import calibration, dataset, devices, evaluate, export, gate, quantize, report, speed
 from conversion.bundle import Staging, check_target
-from conversion.errors import AccuracyGateError, UsageError
+from conversion.errors import AccuracyGateError, DataError, UsageError
 from conversion.progress import Progress
 from conversion.source import SourceModel, load_source
 
@@ -99,7 +99,14 @@ def _convert(opts: Options, source: SourceModel, model_id: str, device: str, cor
         labelled, label_note = images.labelled, images.label_note
         if opts.val:
             held = dataset.collect(opts.val, work / "val", source.task, source.kpt_shape)
-            split = dataset.Split(images.images, held.images)
+            gate_files = {p.resolve() for p in held.images}
+            calib = tuple(p for p in images.images if p.resolve() not in gate_files)
+            if len(calib) < len(images.images):
+                warnings.append(f"{len(images.images) - len(calib)} --data images are also in --val: "
+                                "left out of calibration so the gate stays independent.")
+            if not calib:
+                raise DataError(f"{opts.data}: every image is also in --val {opts.val}; nothing is left to calibrate on.")
+            split = dataset.Split(calib, held.images)
             labelled, label_note = held.labelled, held.label_note
         else:
             split = dataset.split(images.images, opts.holdout)

@@ -51,6 +51,9 @@ def _case(tmp: Path, case: str, checkpoint: Path, classify: Path) -> list[str]:
     if case == "bad_video":
         (tmp / "clip.mp4").write_bytes(b"not a video")
         return [checkpoint, "--precision", "int8", "--data", tmp / "clip.mp4", *base]
+    if case == "val_is_data":
+        imgs = images_folder(tmp / "imgs", 3)
+        return [checkpoint, "--precision", "int8", "--data", imgs, "--val", imgs, *base]
     if case == "output_exists":
         (out / "taken").mkdir(parents=True)
         return [checkpoint, "--precision", "fp32", "--id", "taken", *base]
@@ -74,6 +77,7 @@ def _case(tmp: Path, case: str, checkpoint: Path, classify: Path) -> list[str]:
         ("empty_data", DataError, "no readable image"),
         ("unreadable_data", DataError, "3 unreadable file(s)"),
         ("bad_video", DataError, "cannot read this video"),
+        ("val_is_data", DataError, "nothing is left to calibrate on"),
         ("output_exists", OutputExistsError, "already exists. Pass --force"),
         ("absent_device", DeviceError, "Devices present: CPU"),
         ("dynamic_npu", DeviceError, "--dynamic cannot be used with --device NPU"),
