@@ -16,6 +16,7 @@ from conversion.bundle import Staging, check_target
 from conversion.errors import AccuracyGateError, DataError, UsageError
 from conversion.progress import Progress
 from conversion.source import SourceModel, load_source
+from edge.model_repo import MODEL_ID
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,9 @@ def run(opts: Options) -> Path:
     if opts.recipe not in quantize.RECIPES:
         raise UsageError(f"--recipe {opts.recipe}: not one of {', '.join(quantize.RECIPES)}")
     model_id = opts.model_id or default_model_id(opts.source, opts.precision)
+    if not MODEL_ID.match(model_id):
+        raise UsageError(f"--id {model_id!r}: the daemon takes letters, digits, '.', '_' and '-', "
+                         "starting with a letter or digit (at most 128).")
     target = opts.out / model_id
     check_target(target, opts.force)
     core = ov.Core()

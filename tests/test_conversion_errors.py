@@ -57,6 +57,8 @@ def _case(tmp: Path, case: str, checkpoint: Path, classify: Path) -> list[str]:
     if case == "output_exists":
         (out / "taken").mkdir(parents=True)
         return [checkpoint, "--precision", "fp32", "--id", "taken", *base]
+    if case == "bad_id":
+        return [checkpoint, "--precision", "fp32", "--id", "../escape", *base]
     if case == "absent_device":
         return [checkpoint, "--precision", "fp32", "--device", "NPU", *base]
     if case == "dynamic_npu":
@@ -79,6 +81,7 @@ def _case(tmp: Path, case: str, checkpoint: Path, classify: Path) -> list[str]:
         ("bad_video", DataError, "cannot read this video"),
         ("val_is_data", DataError, "nothing is left to calibrate on"),
         ("output_exists", OutputExistsError, "already exists. Pass --force"),
+        ("bad_id", UsageError, "--id '../escape'"),
         ("absent_device", DeviceError, "Devices present: CPU"),
         ("dynamic_npu", DeviceError, "--dynamic cannot be used with --device NPU"),
     ],
