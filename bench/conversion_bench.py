@@ -56,13 +56,18 @@ def pose_set(data: Path, work: Path) -> Path:
     return out / "images"
 
 
-def fold_split(images: tuple[Path, ...]) -> list[dataset.Split]:
-    half = dataset.split(images, 0.5, seed=0)
-    return [half, dataset.Split(calibration=half.holdout, holdout=half.calibration)]
+def fold_split(images: tuple[Path, ...], seeds: tuple[int, ...] = (0,)) -> list[dataset.Split]:
+    """Two complementary halves per seed."""
+    folds = []
+    for seed in seeds:
+        half = dataset.split(images, 0.5, seed=seed)
+        folds += [half, dataset.Split(calibration=half.holdout, holdout=half.calibration)]
+    return folds
 
 
 def run_model(name: str, weights: Path, task_images: Path, calib_pool: Path, recipes: list[str], work: Path,
-              imgsz: int, fp16: bool, bench_seconds: float, exclude: set[str] | None = None) -> dict[str, Any]:
+              imgsz: int, fp16: bool, bench_seconds: float, exclude: set[str] | None = None,
+              seeds: tuple[int, ...] = (0,)) -> dict[str, Any]:
     """Both folds for one checkpoint; returns metrics per precision and speed."""
     import openvino as ov
 
@@ -79,7 +84,7 @@ def run_model(name: str, weights: Path, task_images: Path, calib_pool: Path, rec
     pool = sorted(dataset.collect(calib_pool, mwork, source.task, source.kpt_shape).images)
     if exclude:
         pool = [p for p in pool if p.stem not in exclude]
-    folds = fold_split(tuple(pool))
+    folds = fold_split(tuple(pool), seeds)
     variants: dict[str, list[dict[str, float]]] = {}
     models: dict[str, Any] = {"fp32": fp32_model}
     for k, fold in enumerate(folds):
@@ -138,12 +143,15 @@ def main() -> int:
     p.add_argument("--models", default="yolov8n,yolo11n-seg,yolo11n-pose")
     p.add_argument("--imgsz", type=int, default=640)
     p.add_argument("--bench-seconds", type=float, default=40.0)
+    p.add_argument("--seeds", default="0", help="split seeds; each gives two complementary folds")
+    p.add_argument("--no-fp16", action="store_true")
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     import nncf
 
     nncf.set_log_level(logging.ERROR)
     data = shared_data()
+    seeds = tuple(int(x) for x in args.seeds.split(","))
     work = Path(tempfile.mkdtemp(prefix="conversion-bench-"))
     coco = data / "coco128" / "images" / "train2017"
     results: dict[str, Any] = {}
@@ -151,7 +159,8 @@ def main() -> int:
         for name in args.models.split(","):
             if name == "yolov8n":
                 results[name] = run_model(name, data / "weights" / "yolov8n-dq.pt", coco, coco,
-                                          ["ultralytics", "yolo-edge"], work, args.imgsz, True, args.bench_seconds)
+                                          ["ultralytics", "yolo-edge"], work, args.imgsz, not args.no_fp16,
+                                          args.bench_seconds, seeds=seeds)
             elif name == "yolo11n-seg":
                 results[name] = run_model(name, data / "weights" / "yolo11n-seg-dq.pt", seg_labels(data, work), coco,
                                           ["ultralytics", "yolo-edge"], work, args.imgsz, False, args.bench_seconds)
