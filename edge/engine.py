@@ -13,6 +13,7 @@ import math
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import numpy as np
 import openvino as ov
 
 from edge.errors import DeviceError, ModelError
-from edge.infer_pool import InferPool
+from edge.infer_pool import InferPool, T
 from edge.model_repo import ModelSpec
 
 logger = logging.getLogger(__name__)
@@ -77,6 +78,10 @@ class LoadedModel:
     async def infer(self, image: np.ndarray) -> list[np.ndarray]:
         """``image``: (H, W, 3) u8 BGR, already letterboxed. Returns the raw outputs, batch 1."""
         return await self.pool.infer(image[None])
+
+    async def infer_then(self, image: np.ndarray, finish: Callable[[list[np.ndarray]], T]) -> T:
+        """``finish(outputs)`` computed on the raw outputs in place (see ``InferPool.infer_then``)."""
+        return await self.pool.infer_then(image[None], finish)
 
     def warm_up(self) -> None:
         h, w = self.spec.imgsz
