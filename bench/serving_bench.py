@@ -222,14 +222,15 @@ def daemon_argv(config: Path, port: int, models: Path) -> list[str]:
             "--port", str(port), "--models", str(models)]
 
 
-def write_daemon_config(work: Path, model_dir: Path, cache: Path) -> tuple[Path, Path]:
+def write_daemon_config(work: Path, model_dir: Path, cache: Path, infer_requests: int = 0) -> tuple[Path, Path]:
     models = work / "models"
     models.mkdir(exist_ok=True)
     link = models / MODEL_ID
     if not link.exists():
         link.symlink_to(model_dir.resolve(), target_is_directory=True)
     config = work / "config.yaml"
-    config.write_text(f"server:\n  max_pending: 64\nmodels:\n  cache_dir: {cache}\nauth:\n  enabled: false\n")
+    config.write_text(f"server:\n  max_pending: 64\nmodels:\n  cache_dir: {cache}\n  infer_requests: {infer_requests}\n"
+                      "auth:\n  enabled: false\n")
     return config, models
 
 
@@ -336,6 +337,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=float, default=2.0, help="seconds of load before each server's runs")
     p.add_argument("--concurrency", default="1,2,4,8", help="comma-separated (default 1,2,4,8)")
     p.add_argument("--no-baseline", action="store_true", help="skip the Ultralytics baseline")
+    p.add_argument("--infer-requests", type=int, default=0,
+                   help="the daemon's models.infer_requests (0: OpenVINO's optimum; 1: lean, one LATENCY compilation)")
     p.add_argument("--json", type=Path, default=Path("serving_bench.json"), help="where to write the figures")
     p.add_argument("--quick", action="store_true", help="seconds, not minutes: for the test")
     args = p.parse_args(argv)
@@ -350,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {"setup": {
         "model": str(args.model), "images": [p.name for p in images], "duration_s": args.duration,
         "concurrency": concurrency, "cpus": len(os.sched_getaffinity(0)), "load_before": os.getloadavg(),
+        "daemon_infer_requests": args.infer_requests,
         "python": sys.version.split()[0]}}
     import openvino as ov
 
@@ -360,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="yolo-edge-bench-") as tmp:
         work = Path(tmp)
         count = write_bodies(images, work / "bodies", size)
-        config, models = write_daemon_config(work, args.model, work / "cache")
+        config, models = write_daemon_config(work, args.model, work / "cache", args.infer_requests)
         log = work / "daemon.log"
         print("daemon: cold start...", file=sys.stderr)
         port = free_port()
