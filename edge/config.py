@@ -47,10 +47,6 @@ class ModelsConfig:
     dir: Path = Path("models")
     device: str = _rule("CPU", lambda v: v.split(":")[0].split(".")[0] in DEVICES, "one of " + ", ".join(DEVICES))
     cache_dir: Path | None = Path("var/cache/openvino")
-    # Input sizes compiled at start for models that can change shape (the model's own size always is).
-    sizes: list[int] = _rule([], lambda v: all(32 <= s <= 1280 for s in v), "a list of sizes 32-1280")
-    # Compiled shapes kept per model; the least recently used one is dropped past this.
-    max_compiled_shapes: int = _rule(4, lambda v: v >= 1, "an integer >= 1")
     # Parallel inference requests per compiled shape; 0 lets OpenVINO choose for throughput.
     infer_requests: int = _rule(0, lambda v: v >= 0, "an integer >= 0")
 

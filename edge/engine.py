@@ -137,7 +137,11 @@ class Engine:
         if shape.rank.get_length() != 4:
             raise ModelError(f"{spec.folder}: expected a 4-D image input, found {shape}")
         dynamic = shape.is_dynamic
-        if shape[0].is_dynamic or shape[0].get_length() != 1:
+        if dynamic and self.device.startswith("NPU"):
+            # The NPU compiles static shapes only: pin a dynamic export to its own size, as Ultralytics does.
+            model.reshape([1, 3, *spec.imgsz])
+            dynamic = False
+        elif shape[0].is_dynamic or shape[0].get_length() != 1:
             # Batch 1 always; keep H, W as the export made them.
             model.reshape([1, 3, shape[2], shape[3]])
         precision = spec.precision or detect_precision(model)
