@@ -247,24 +247,34 @@ def run_wrk(url: str, concurrency: int, duration: float, bodies: Path, count: in
     raise RuntimeError(f"wrk printed no summary:\n{out}")
 
 
-def drive(server: Server, concurrency: list[int], duration: float, warmup: float, bodies: Path,
-          count: int) -> dict[str, Any]:
+def measure(server: Server, c: int, duration: float, bodies: Path, count: int) -> dict[str, Any]:
+    """One ``wrk`` run at concurrency ``c``, with the server's CPU time over it."""
     pid = server.proc.pid
-    run_wrk(server.url, max(concurrency), warmup, bodies, count)
-    runs = []
+    cpu0, client0 = cpu_seconds(pid), resource.getrusage(resource.RUSAGE_CHILDREN)
+    w = run_wrk(server.url, c, duration, bodies, count)
+    cpu, client1 = cpu_seconds(pid) - cpu0, resource.getrusage(resource.RUSAGE_CHILDREN)
+    client = (client1.ru_utime + client1.ru_stime) - (client0.ru_utime + client0.ru_stime)
+    errors = sum(v for k, v in w.items() if k.startswith("errors_"))
+    ok = max(w["requests"] - w["errors_status"], 1)
+    return {"concurrency": c, "throughput_rps": round(w["requests"] / (w["duration_us"] / 1e6), 2),
+            "p50_ms": round(w["p50_us"] / 1000, 2), "p99_ms": round(w["p99_us"] / 1000, 2),
+            "cpu_ms_per_request": round(cpu * 1000 / ok, 2),
+            "wrk_cpu_ms_per_request": round(client * 1000 / max(w["requests"], 1), 3),
+            "requests": w["requests"], "errors": errors}
+
+
+def drive(servers: dict[str, Server], concurrency: list[int], duration: float, warmup: float, bodies: Path,
+          count: int) -> dict[str, dict[str, Any]]:
+    """Every concurrency on each server in turn (daemon, baseline, next concurrency...), so that a
+    change in the machine's other load during the run hits both alike; one server is idle while the
+    other is measured."""
+    for server in servers.values():
+        run_wrk(server.url, max(concurrency), warmup, bodies, count)
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in servers}
     for c in concurrency:
-        cpu0, client0 = cpu_seconds(pid), resource.getrusage(resource.RUSAGE_CHILDREN)
-        w = run_wrk(server.url, c, duration, bodies, count)
-        cpu, client1 = cpu_seconds(pid) - cpu0, resource.getrusage(resource.RUSAGE_CHILDREN)
-        client = (client1.ru_utime + client1.ru_stime) - (client0.ru_utime + client0.ru_stime)
-        errors = sum(v for k, v in w.items() if k.startswith("errors_"))
-        ok = max(w["requests"] - w["errors_status"], 1)
-        runs.append({"concurrency": c, "throughput_rps": round(w["requests"] / (w["duration_us"] / 1e6), 2),
-                     "p50_ms": round(w["p50_us"] / 1000, 2), "p99_ms": round(w["p99_us"] / 1000, 2),
-                     "cpu_ms_per_request": round(cpu * 1000 / ok, 2),
-                     "wrk_cpu_ms_per_request": round(client * 1000 / max(w["requests"], 1), 3),
-                     "requests": w["requests"], "errors": errors})
-    return {"runs": runs, **rss_mb(pid)}
+        for name, server in servers.items():
+            runs[name].append(measure(server, c, duration, bodies, count))
+    return {name: {"runs": runs[name], **rss_mb(server.proc.pid)} for name, server in servers.items()}
 
 
 def best(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -371,26 +381,25 @@ def main(argv: list[str] | None = None) -> int:
         server = Server("daemon", daemon_argv(config, port, models), port, log)
         cold = server.startup_s
         server.stop()
-        print("daemon: warm start and load...", file=sys.stderr)
-        server = Server("daemon", daemon_argv(config, port, models), port, log)
+        print("daemon: warm start...", file=sys.stderr)
+        servers = {"daemon": Server("daemon", daemon_argv(config, port, models), port, log)}
         try:
-            daemon = drive(server, concurrency, args.duration, args.warmup, work / "bodies", count)
+            if not args.no_baseline:
+                print("baseline: start...", file=sys.stderr)
+                port_b = free_port()
+                argv_b = [sys.executable, str(REPO / "bench" / "baseline_server.py"), "--model", str(args.model),
+                          "--port", str(port_b)]
+                servers["baseline"] = Server("baseline", argv_b, port_b, work / "baseline.log")
+            print("load: " + ", ".join(servers) + " in turn at each concurrency...", file=sys.stderr)
+            loads = drive(servers, concurrency, args.duration, args.warmup, work / "bodies", count)
         finally:
-            server.stop()
-        result["daemon"] = {"startup_cold_s": round(cold, 2), "startup_warm_s": round(server.startup_s, 2), **daemon}
-
-        result["baseline"] = None
-        if not args.no_baseline:
-            print("baseline: start and load...", file=sys.stderr)
-            port = free_port()
-            argv_b = [sys.executable, str(REPO / "bench" / "baseline_server.py"), "--model", str(args.model),
-                      "--port", str(port)]
-            server = Server("baseline", argv_b, port, work / "baseline.log")
-            try:
-                baseline = drive(server, concurrency, args.duration, args.warmup, work / "bodies", count)
-            finally:
+            for server in servers.values():
                 server.stop()
-            result["baseline"] = {"startup_s": round(server.startup_s, 2), **baseline}
+        result["daemon"] = {"startup_cold_s": round(cold, 2),
+                            "startup_warm_s": round(servers["daemon"].startup_s, 2), **loads["daemon"]}
+        result["baseline"] = None
+        if "baseline" in servers:
+            result["baseline"] = {"startup_s": round(servers["baseline"].startup_s, 2), **loads["baseline"]}
 
     print("engine alone, again...", file=sys.stderr)
     result["engine"] = conservative(first, bench_engine(args.model, images, args.duration))
