@@ -1,4 +1,5 @@
-"""Model inputs from image files, through exactly the runtime letterbox (``edge.letterbox``).
+"""Model inputs from image files, through exactly the runtime pre-processing: ``edge.letterbox``,
+or for classify models ``edge.center_crop`` (short side resized, centre cropped).
 
 An input is (1, 3, h, w) float32 RGB in [0, 1], the layout of an Ultralytics OpenVINO export
 (the daemon does the same conversion in the graph's pre-processing).
@@ -14,6 +15,7 @@ import cv2
 import numpy as np
 
 from conversion.progress import Progress
+from edge.center_crop import resize_center_crop
 from edge.letterbox import Letterbox, letterbox
 
 
@@ -22,6 +24,17 @@ def to_input(image: np.ndarray, imgsz: tuple[int, int], stride: int) -> tuple[np
     boxed, box = letterbox(image, imgsz, stride=stride, minimal=False)
     tensor = np.ascontiguousarray(boxed[:, :, ::-1].transpose(2, 0, 1), dtype=np.float32) / 255.0
     return tensor[None], box
+
+
+def classify_input(image: np.ndarray, size: int) -> np.ndarray:
+    """(H, W, 3) u8 BGR -> (1, 3, size, size) f32 RGB: the daemon's classify crop, /255."""
+    cropped = resize_center_crop(image, size)
+    return (np.ascontiguousarray(cropped[:, :, ::-1].transpose(2, 0, 1), dtype=np.float32) / 255.0)[None]
+
+
+def model_input(image: np.ndarray, imgsz: tuple[int, int], stride: int, task: str) -> np.ndarray:
+    """The (1, 3, h, w) input the daemon would feed a ``task`` model for ``image``."""
+    return classify_input(image, imgsz[0]) if task == "classify" else to_input(image, imgsz, stride)[0]
 
 
 def read_bgr(path: Path) -> np.ndarray:
@@ -33,11 +46,13 @@ def read_bgr(path: Path) -> np.ndarray:
 
 
 class LetterboxedImages(Sequence[np.ndarray]):
-    """A lazily decoded list of model inputs; what ``nncf.Dataset`` iterates for calibration."""
+    """A lazily decoded list of model inputs (letterboxed, or centre-cropped for classify); what
+    ``nncf.Dataset`` iterates for calibration."""
 
     def __init__(self, paths: Sequence[Path], imgsz: tuple[int, int], stride: int,
-                 progress: Progress | None = None, label: str = "calibration") -> None:
+                 progress: Progress | None = None, label: str = "calibration", task: str = "detect") -> None:
         self.paths = list(paths)
+        self.task = task
         self.imgsz = imgsz
         self.stride = stride
         self.progress = progress
@@ -49,7 +64,7 @@ class LetterboxedImages(Sequence[np.ndarray]):
     def __getitem__(self, index: Any) -> Any:
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
-        return to_input(read_bgr(self.paths[index]), self.imgsz, self.stride)[0]
+        return model_input(read_bgr(self.paths[index]), self.imgsz, self.stride, self.task)
 
     def __iter__(self) -> Iterator[np.ndarray]:
         bar = self.progress.bar(total=len(self), desc=self.label) if self.progress else None
@@ -62,8 +77,8 @@ class LetterboxedImages(Sequence[np.ndarray]):
 
 
 def nncf_dataset(paths: Sequence[Path], imgsz: tuple[int, int], stride: int, progress: Progress | None,
-                 label: str = "calibration") -> Any:
-    """An ``nncf.Dataset`` over letterboxed inputs of ``paths``."""
+                 label: str = "calibration", task: str = "detect") -> Any:
+    """An ``nncf.Dataset`` over the model inputs of ``paths`` (see ``model_input``)."""
     import nncf
 
-    return nncf.Dataset(LetterboxedImages(paths, imgsz, stride, progress, label))
+    return nncf.Dataset(LetterboxedImages(paths, imgsz, stride, progress, label, task))

@@ -3,6 +3,8 @@ split into a calibration part and a held-out part.
 
 Labels are found the Ultralytics way (``.../images/x.jpg`` -> ``.../labels/x.txt``). They are used
 only when their format fits the model's task; otherwise the accuracy gate scores agreement with FP32.
+Classify labels are folder names (ImageNet layout: ``<class name>/x.jpg``); OBB labels are not used
+(its gate is always agreement).
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def label_path(image: Path) -> Path:
 
 
 def collect(data: str | Path, workdir: Path, task: str, kpt_shape: tuple[int, int] | None,
-            limit: int = 1000, video_frames: int = 300) -> ImageSet:
+            limit: int = 1000, video_frames: int = 300, names: dict[int, str] | None = None) -> ImageSet:
     """Find the images of ``data``; video frames are sampled evenly into ``workdir``.
 
     At most ``limit`` images are kept (evenly spaced over the sorted list). Raises ``DataError``
@@ -89,7 +91,12 @@ def collect(data: str | Path, workdir: Path, task: str, kpt_shape: tuple[int, in
             f"{data}: no readable image ({len(skipped)} unreadable file(s)). "
             f"Give images ({', '.join(sorted(IMAGE_SUFFIXES))}) that OpenCV can decode."
         )
-    labelled, note = _labels_fit(readable, task, kpt_shape) if kind != "video" else (False, "video: no labels")
+    if kind == "video":
+        labelled, note = False, "video: no labels"
+    elif task == "classify":
+        labelled, note = _class_folders_fit(readable, names or {})
+    else:
+        labelled, note = _labels_fit(readable, task, kpt_shape)
     return ImageSet(kind=kind, images=tuple(readable), skipped=tuple(skipped), labelled=labelled, label_note=note)
 
 
@@ -171,6 +178,15 @@ def _readable(image: Path) -> bool:
     return im is not None and im.size > 0
 
 
+def _class_folders_fit(images: list[Path], names: dict[int, str]) -> tuple[bool, str]:
+    """Whether every image sits in a folder named after one of the model's classes (ImageNet layout)."""
+    known = set(names.values())
+    folders = {p.parent.name for p in images}
+    if folders and folders <= known:
+        return True, f"class folders ({len(folders)} classes): top-1/top-5 accuracy"
+    return False, "images are not in folders named after the model's classes: accuracy is agreement with FP32"
+
+
 def _labels_fit(images: list[Path], task: str, kpt_shape: tuple[int, int] | None) -> tuple[bool, str]:
     """Whether label files exist and their columns fit ``task`` (boxes, polygons or keypoints)."""
     files = [label_path(p) for p in images]
@@ -186,6 +202,8 @@ def _labels_fit(images: list[Path], task: str, kpt_shape: tuple[int, int] | None
             fits = n == 5 or (n >= 7 and n % 2 == 1)  # polygons carry boxes too
         elif task == "segment":
             fits = n >= 7 and n % 2 == 1
+        elif task == "obb":
+            return False, "OBB labels are not used by the gate: accuracy is agreement with FP32"
         else:
             fits = kpt_shape is not None and n == 5 + kpt_shape[0] * kpt_shape[1]
         if not fits:

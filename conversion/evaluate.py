@@ -2,7 +2,8 @@
 
 Used where the model is only a compiled OpenVINO model: NNCF's accuracy-controlled quantization,
 and agreement scoring when the data has no labels (the FP32 model's predictions become the
-reference). Matching and AP come from Ultralytics' own validator and ``DetMetrics``.
+reference). Matching and AP come from Ultralytics' own validator and ``DetMetrics``; rotated boxes
+(OBB) are matched by Ultralytics' ``batch_probiou`` and scored with its ``OBBMetrics``.
 """
 
 from __future__ import annotations
@@ -21,11 +22,15 @@ from conversion.progress import Progress
 
 #: Ultralytics' validation thresholds (``conf=0.001``, ``iou=0.7``) and predict default for references.
 VAL_CONF, VAL_IOU, REFERENCE_CONF = 0.001, 0.7, 0.25
+#: Candidates kept before rotated NMS (Ultralytics keeps 30000): its pairwise probabilistic IoU is
+#: quadratic, and candidates past the 3000 most confident barely move an mAP.
+ROTATED_MAX_NMS = 3000
 
 
 @dataclass(frozen=True)
 class Detections:
-    """(N, 4) xyxy boxes in original-image pixels, (N,) confidences and (N,) class indices."""
+    """(N, 4) xyxy boxes in original-image pixels (OBB: (N, 5) xywhr, centre and size in pixels, angle
+    in radians), (N,) confidences and (N,) class indices."""
 
     boxes: np.ndarray
     conf: np.ndarray
@@ -37,11 +42,13 @@ class Detections:
 
 
 def predict(compiled: Any, paths: Sequence[Path], imgsz: tuple[int, int], stride: int, nc: int,
-            progress: Progress | None = None, desc: str = "validate", multi_label: bool = True) -> list[Detections]:
+            progress: Progress | None = None, desc: str = "validate", multi_label: bool = True,
+            rotated: bool = False) -> list[Detections]:
     """Run ``compiled`` on each image (batch 1) and decode its first output with Ultralytics' NMS.
 
     ``multi_label`` True is what Ultralytics' validator does (a box may score for several classes);
-    False is what its predictor does.
+    False is what its predictor does. ``rotated``: an OBB head (xywh, classes, angle), decoded with
+    Ultralytics' rotated NMS into xywhr boxes.
     """
     import torch
     from ultralytics.utils.nms import non_max_suppression
@@ -54,9 +61,20 @@ def predict(compiled: Any, paths: Sequence[Path], imgsz: tuple[int, int], stride
         tensor, box = to_input(image, imgsz, stride)
         raw = request.infer({0: tensor})[compiled.output(0)]
         det = non_max_suppression(
-            torch.from_numpy(np.asarray(raw)), VAL_CONF, VAL_IOU, nc=nc, max_det=300, multi_label=multi_label
+            torch.from_numpy(np.asarray(raw)), VAL_CONF, VAL_IOU, nc=nc, max_det=300, multi_label=multi_label,
+            rotated=rotated, max_nms=ROTATED_MAX_NMS if rotated else 30000,
         )[0]
         det = det.numpy()
+        if rotated:  # x, y, w, h, conf, cls, angle in input pixels
+            boxes = np.concatenate([det[:, :4], det[:, 6:7]], axis=1)
+            boxes[:, 0] = (boxes[:, 0] - box.pad[0]) / box.gain_x
+            boxes[:, 1] = (boxes[:, 1] - box.pad[1]) / box.gain_y
+            boxes[:, 2] /= box.gain_x
+            boxes[:, 3] /= box.gain_y
+            out.append(Detections(boxes, det[:, 4].copy(), det[:, 5].astype(np.int64)))
+            if bar is not None:
+                bar.update(1)
+            continue
         boxes = det[:, :4].copy()
         boxes[:, [0, 2]] = (boxes[:, [0, 2]] - box.pad[0]) / box.gain_x
         boxes[:, [1, 3]] = (boxes[:, [1, 3]] - box.pad[1]) / box.gain_y
@@ -101,21 +119,26 @@ class BoxScore:
     map50: float
 
 
-def box_map(predictions: Sequence[Detections], truths: Sequence[Detections], names: dict[int, str]) -> BoxScore:
-    """Score predictions against truths with Ultralytics' matching (10 IoU thresholds) and AP."""
+def box_map(predictions: Sequence[Detections], truths: Sequence[Detections], names: dict[int, str],
+            rotated: bool = False) -> BoxScore:
+    """Score predictions against truths with Ultralytics' matching (10 IoU thresholds) and AP.
+
+    ``rotated``: xywhr boxes, matched by probabilistic IoU and scored with ``OBBMetrics``, as
+    Ultralytics' OBB validator does."""
     import torch
     from ultralytics.models.yolo.detect.val import DetectionValidator
-    from ultralytics.utils.metrics import DetMetrics, box_iou
+    from ultralytics.utils.metrics import DetMetrics, OBBMetrics, batch_probiou, box_iou
 
     with tempfile.TemporaryDirectory() as tmp:
         validator = DetectionValidator(save_dir=Path(tmp))
     validator.iouv = torch.linspace(0.5, 0.95, 10)  # type: ignore[assignment]
-    metrics = DetMetrics(names=names)
+    metrics = OBBMetrics(names=names) if rotated else DetMetrics(names=names)
+    iou_of = batch_probiou if rotated else box_iou
     for i, (pred, truth) in enumerate(zip(predictions, truths)):
         if len(truth.cls) == 0 or len(pred.cls) == 0:
             tp = np.zeros((len(pred.cls), 10), dtype=bool)
         else:
-            iou = box_iou(torch.from_numpy(truth.boxes).float(), torch.from_numpy(pred.boxes).float())
+            iou = iou_of(torch.from_numpy(truth.boxes).float(), torch.from_numpy(pred.boxes).float())
             tp = validator.match_predictions(torch.from_numpy(pred.cls), torch.from_numpy(truth.cls), iou).numpy()
         metrics.update_stats({
             "tp": tp, "conf": pred.conf, "pred_cls": pred.cls, "target_cls": truth.cls,

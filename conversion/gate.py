@@ -2,7 +2,9 @@
 
 With labels, both IRs go through Ultralytics' own validator (box mAP; mask mAP for segment;
 keypoint mAP for pose). Without labels, the FP32 model's predictions (conf >= 0.25) are the
-reference and the candidate's box mAP against them is its agreement.
+reference and the candidate's box mAP against them is its agreement (rotated-box mAP for OBB).
+Classify: top-1 / top-5 accuracy with an ImageNet-style folder, else top-1 agreement and top-5
+overlap with FP32 (``conversion.classify_eval``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from conversion import evaluate
+from conversion import classify_eval, evaluate
 from conversion.dataset import label_path
 from conversion.progress import Progress
 
@@ -36,9 +38,25 @@ class Accuracy:
     metrics: dict[str, float]
 
 
+def gated(key: str) -> bool:
+    """Whether a metric counts for the drop: every mAP50-95, and classify's top-1 / top-5 figures."""
+    return key.endswith("map50_95") or key.startswith("top")
+
+
+def metric_label(task: str) -> str:
+    """What the drop is measured in, for messages."""
+    return "top-1/top-5" if task == "classify" else "mAP50-95"
+
+
+def headline(accuracy: Accuracy) -> float:
+    """The first gated metric (box mAP50-95, or top-1): what NNCF's accuracy control optimises."""
+    return next(v for k, v in accuracy.metrics.items() if gated(k))
+
+
 def drop_points(reference: Accuracy, candidate: Accuracy) -> float:
-    """The largest mAP50-95 loss over the task's metrics, in points (1 point = 0.01 mAP)."""
-    keys = [k for k in reference.metrics if k.endswith("map50_95")]
+    """The largest loss over the task's gated metrics (mAP50-95; classify: top-1 and top-5), in points
+    (1 point = 0.01)."""
+    keys = [k for k in reference.metrics if gated(k)]
     return max((reference.metrics[k] - candidate.metrics[k]) * 100.0 for k in keys)
 
 
@@ -95,18 +113,33 @@ def validate_labelled(ir_folder: Path, holdout: HoldoutSet, task: str, imgsz: tu
 
 
 def reference_predictions(compiled_fp32: Any, images: Sequence[Path], imgsz: tuple[int, int], stride: int,
-                          nc: int, progress: Progress | None) -> list[evaluate.Detections]:
-    """FP32's confident predictions: the reference of the agreement score."""
+                          nc: int, progress: Progress | None, task: str = "detect") -> list[Any]:
+    """FP32's predictions, the reference of the agreement score: confident ``Detections`` (rotated
+    for OBB), or for classify each image's top-5 class indices."""
+    if task == "classify":
+        return classify_eval.predict_topk(compiled_fp32, images, imgsz[0], progress, desc="reference fp32")
     preds = evaluate.predict(compiled_fp32, images, imgsz, stride, nc, progress, desc="reference fp32",
-                             multi_label=False)
+                             multi_label=False, rotated=task == "obb")
     return [p.above(evaluate.REFERENCE_CONF) for p in preds]
 
 
-def agreement(compiled: Any, images: Sequence[Path], reference: Sequence[evaluate.Detections],
+def agreement(compiled: Any, images: Sequence[Path], reference: Sequence[Any],
               imgsz: tuple[int, int], stride: int, names: dict[int, str], progress: Progress | None,
-              desc: str) -> Accuracy:
-    """Box mAP of ``compiled`` scored against ``reference`` (FP32's predictions)."""
-    preds = evaluate.predict(compiled, images, imgsz, stride, len(names), progress, desc=desc)
-    score = evaluate.box_map(preds, reference, names)
+              desc: str, task: str = "detect") -> Accuracy:
+    """``compiled`` scored against ``reference`` (FP32's predictions): box mAP (rotated for OBB), or
+    top-1 agreement and top-5 overlap for classify."""
+    if task == "classify":
+        top = classify_eval.predict_topk(compiled, images, imgsz[0], progress, desc=desc)
+        return Accuracy(mode="agreement", images=len(images), metrics=classify_eval.agreement(top, reference))
+    rotated = task == "obb"
+    preds = evaluate.predict(compiled, images, imgsz, stride, len(names), progress, desc=desc, rotated=rotated)
+    score = evaluate.box_map(preds, reference, names, rotated=rotated)
     return Accuracy(mode="agreement", images=len(images),
                     metrics={"box_map50_95": score.map50_95, "box_map50": score.map50})
+
+
+def classify_labelled(compiled: Any, images: Sequence[Path], labels: Sequence[int], size: int,
+                      progress: Progress | None, desc: str) -> Accuracy:
+    """Top-1 / top-5 accuracy of a classify model against folder labels."""
+    top = classify_eval.predict_topk(compiled, images, size, progress, desc=desc)
+    return Accuracy(mode="labels", images=len(images), metrics=classify_eval.accuracy(top, labels))

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from conversion import calibration, dataset, devices, evaluate, export, gate, quantize, report, speed
+from conversion import calibration, classify_eval, dataset, devices, export, gate, quantize, report, speed
 from conversion.bundle import Staging, check_target
 from conversion.errors import AccuracyGateError, DataError, UsageError
 from conversion.progress import Progress
@@ -80,6 +80,9 @@ def run(opts: Options) -> Path:
     warnings: list[str] = []
 
     source = load_source(opts.source)
+    if source.task == "classify" and opts.imgsz[0] != opts.imgsz[1]:
+        raise UsageError(f"--imgsz {opts.imgsz[0]} {opts.imgsz[1]}: a classify model takes a square input "
+                         "(its images are centre-cropped); give one N.")
     work = Path(tempfile.mkdtemp(prefix="yolo-edge-convert-"))
     staging = Staging(target)
     try:
@@ -101,10 +104,10 @@ def _convert(opts: Options, source: SourceModel, model_id: str, device: str, cor
     if opts.val and not opts.data:
         raise UsageError("--val needs --data: it replaces the held-out part of --data.")
     if opts.data:
-        images = dataset.collect(opts.data, work / "data", source.task, source.kpt_shape)
+        images = dataset.collect(opts.data, work / "data", source.task, source.kpt_shape, names=source.names)
         labelled, label_note = images.labelled, images.label_note
         if opts.val:
-            held = dataset.collect(opts.val, work / "val", source.task, source.kpt_shape)
+            held = dataset.collect(opts.val, work / "val", source.task, source.kpt_shape, names=source.names)
             gate_files = {p.resolve() for p in held.images}
             calib = tuple(p for p in images.images if p.resolve() not in gate_files)
             if len(calib) < len(images.images):
@@ -160,13 +163,13 @@ def _convert(opts: Options, source: SourceModel, model_id: str, device: str, cor
     if opts.precision == "int8":
         assert split is not None
         recipe = quantize.RECIPES[opts.recipe]
-        calib = calibration.nncf_dataset(split.calibration, imgsz, source.stride, progress)
+        calib = calibration.nncf_dataset(split.calibration, imgsz, source.stride, progress, task=source.task)
         logger.info("quantizing with recipe %s on %d images", recipe.name, len(split.calibration))
-        model = quantize.quantize(fp32_model, calib, len(split.calibration), recipe, device)
+        model = quantize.quantize(fp32_model, calib, len(split.calibration), recipe, device, source.task)
         rep["quantization"] = {
             "recipe": recipe.name,
-            "description": _describe(recipe),
-            "ignored_ops": len(quantize.ignored_names(fp32_model, recipe)),
+            "description": _describe(recipe, source.task),
+            "ignored_ops": len(quantize.ignored_names(fp32_model, recipe, source.task)),
             "attempts": [],
         }
     else:
@@ -190,7 +193,7 @@ def _convert(opts: Options, source: SourceModel, model_id: str, device: str, cor
                            "passed": passed, "forced": not passed and opts.force}
         if not passed and not opts.force:
             raise AccuracyGateError(
-                f"{opts.precision.upper()} loses {drop:.2f} mAP50-95 points against FP32 on {accuracy.images} held-out "
+                f"{opts.precision.upper()} loses {drop:.2f} {gate.metric_label(source.task)} points against FP32 on {accuracy.images} held-out "
                 f"images (limit --max-drop {opts.max_drop:.2f}); no bundle written. "
                 + _gate_hint(rep, split.calibration) + " Pass --force to write it anyway.")
     elif opts.precision != "fp32":
@@ -199,7 +202,7 @@ def _convert(opts: Options, source: SourceModel, model_id: str, device: str, cor
         rep["accuracy_note"] = "FP32 is the reference; nothing to gate."
 
     if opts.bench_seconds > 0:
-        tensor = _bench_input(split, imgsz, source.stride)
+        tensor = _bench_input(split, imgsz, source.stride, source.task)
         models = {"fp32": fp32_model}
         if opts.precision != "fp32":
             models["result"] = core.read_model(export.ir_file(candidate_folder))
@@ -217,10 +220,12 @@ def _convert(opts: Options, source: SourceModel, model_id: str, device: str, cor
     logger.info("%s", report.markdown(rep, False).strip())
 
 
-def _describe(recipe: quantize.Recipe) -> str:
-    parts = [f"NNCF {recipe.preset} preset", "Ultralytics' head scope (box decoding, DFL, sigmoid) in float"]
+def _describe(recipe: quantize.Recipe, task: str = "detect") -> str:
+    parts = [f"NNCF {recipe.preset} preset"]
+    if task != "classify":  # Ultralytics ignores nothing in a Classify head
+        parts.append("Ultralytics' head scope (box decoding, DFL, sigmoid) in float")
     if recipe.float_outputs:
-        parts.append("output-feeding convolutions in float")
+        parts.append("output-feeding layers in float")
     parts.append("full bias correction" if not recipe.fast_bias_correction else "fast bias correction")
     return "; ".join(parts) + "."
 
@@ -245,11 +250,11 @@ def _data_hint(rep: dict[str, Any], calibration_images: tuple[Path, ...]) -> str
     return "Check that the calibration images look like the deployment's (not blank, not another domain)."
 
 
-def _bench_input(split: dataset.Split | None, imgsz: tuple[int, int], stride: int) -> Any:
+def _bench_input(split: dataset.Split | None, imgsz: tuple[int, int], stride: int, task: str) -> Any:
     import numpy as np
 
     if split is not None and split.holdout:
-        return calibration.to_input(calibration.read_bgr(split.holdout[0]), imgsz, stride)[0]
+        return calibration.model_input(calibration.read_bgr(split.holdout[0]), imgsz, stride, task)
     rng = np.random.default_rng(0)
     return rng.random((1, 3, *imgsz), dtype=np.float32)
 
@@ -262,46 +267,55 @@ class _Gate:
         self.opts, self.source, self.imgsz, self.device, self.core = opts, source, imgsz, device, core
         self.work, self.split, self.labelled, self.progress = work, split, labelled, progress
         self.holdout = split.holdout
-        self._ac_truth: dict[Path, evaluate.Detections] = {}
-        if labelled:
+        self.task = source.task
+        self._ac_truth: dict[Path, Any] = {}
+        self._class_labels: list[int] = []
+        if labelled and self.task == "classify":
+            self._class_labels = classify_eval.folder_labels(self.holdout, source.names) or []
+            self.reference = self.measure(fp32_folder, "validate fp32")
+        elif labelled:
             self.set = gate.HoldoutSet(self.holdout, work, source.names, source.kpt_shape)
             self.reference = gate.validate_labelled(fp32_folder, self.set, source.task, imgsz, device, opts.quiet)
-            self._truth = dict(zip(self.holdout, evaluate.read_labels(self.holdout)))
         else:
             compiled = core.compile_model(core.read_model(export.ir_file(fp32_folder)), device)
-            refs = gate.reference_predictions(compiled, self.holdout, imgsz, source.stride, len(source.names), progress)
+            refs = gate.reference_predictions(compiled, self.holdout, imgsz, source.stride, len(source.names), progress,
+                                              self.task)
             self._truth = dict(zip(self.holdout, refs))
             self.reference = gate.agreement(compiled, self.holdout, refs, imgsz, source.stride, source.names,
-                                            progress, "validate fp32")
+                                            progress, "validate fp32", self.task)
 
-    def measure(self, folder: Path) -> gate.Accuracy:
-        if self.labelled:
+    def measure(self, folder: Path, desc: str = "validate result") -> gate.Accuracy:
+        if self.labelled and self.task != "classify":
             return gate.validate_labelled(folder, self.set, self.source.task, self.imgsz, self.device, self.opts.quiet)
         compiled = self.core.compile_model(self.core.read_model(export.ir_file(folder)), self.device)
+        if self.labelled:
+            return gate.classify_labelled(compiled, self.holdout, self._class_labels, self.imgsz[0], self.progress, desc)
         return gate.agreement(compiled, self.holdout, [self._truth[p] for p in self.holdout], self.imgsz,
-                              self.source.stride, self.source.names, self.progress, "validate result")
+                              self.source.stride, self.source.names, self.progress, desc, self.task)
 
     def _validation_fn(self, compiled: Any, items: Any) -> tuple[float, None]:
         paths = list(items)
-        preds = evaluate.predict(compiled, paths, self.imgsz, self.source.stride, len(self.source.names))
-        return evaluate.box_map(preds, [self._ac_truth[p] for p in paths], self.source.names).map50_95, None
+        score = gate.agreement(compiled, paths, [self._ac_truth[p] for p in paths], self.imgsz, self.source.stride,
+                               self.source.names, None, "accuracy control", self.task)
+        return gate.headline(score), None
 
     def recover(self, fp32_model: Any, model: Any, accuracy: gate.Accuracy, drop: float, folder: Path,
                 metadata: dict[str, Any], stem: str, attempts: list[dict[str, Any]]) -> tuple[Any, gate.Accuracy, float]:
         """NNCF accuracy-controlled quantization; keeps whichever model drops less."""
         recipe = quantize.RECIPES[self.opts.recipe]
-        calib = calibration.nncf_dataset(self.split.calibration, self.imgsz, self.source.stride, self.progress)
+        calib = calibration.nncf_dataset(self.split.calibration, self.imgsz, self.source.stride, self.progress,
+                                         task=self.task)
         # NNCF selects layers on the calibration images (agreement with FP32), never on the held-out
         # ones: the gate below stays an independent check.
         chosen = list(self.split.calibration[:AC_VALIDATION])
         compiled = self.core.compile_model(fp32_model, self.device)
         refs = gate.reference_predictions(compiled, chosen, self.imgsz, self.source.stride, len(self.source.names),
-                                          self.progress)
+                                          self.progress, self.task)
         self._ac_truth = dict(zip(chosen, refs))
         try:
             recovered = quantize.quantize_with_accuracy_control(
                 fp32_model, calib, len(self.split.calibration), chosen, self._validation_fn,
-                self.opts.max_drop, recipe, self.device)
+                self.opts.max_drop, recipe, self.device, task=self.task)
         except Exception as exc:  # noqa: BLE001 - NNCF raises assorted errors when it cannot restore; the gate decides
             logger.warning("accuracy-controlled quantization failed: %s", exc)
             attempts.append({"method": "nncf.quantize_with_accuracy_control", "drop_points": drop,

@@ -38,9 +38,13 @@ RECIPES = {r.name: r for r in (ULTRALYTICS, DEFAULT)}
 TARGET_DEVICES = {"CPU": "CPU", "GPU": "GPU", "NPU": "NPU", "AUTO": "ANY"}
 
 
-def ultralytics_head_scope(ov_model: Any) -> list[str]:
+def ultralytics_head_scope(ov_model: Any, task: str = "detect") -> list[str]:
     """The names Ultralytics ignores: every Sigmoid, and the head's own ops (``<head>/...``,
-    ``<head>.dfl``): box decoding, DFL and class sigmoid. Mirrors ``torch2openvino(int8_detect=True)``."""
+    ``<head>.dfl``): box decoding, DFL and class sigmoid. Mirrors ``torch2openvino(int8_detect=True)``,
+    which Ultralytics' exporter sets for Detect heads and their subclasses (Segment, Pose, OBB); a
+    Classify head gets no ignored scope there, nor here."""
+    if task == "classify":
+        return []
     operations = ov_model.get_ordered_ops()
     sigmoids = [op.get_friendly_name() for op in operations if op.get_type_name() == "Sigmoid"]
     if not sigmoids:
@@ -57,7 +61,8 @@ def output_convolutions(ov_model: Any) -> list[str]:
     """Convolutions whose result reaches a model output through no other convolution.
 
     For YOLO heads these are the 1x1 layers producing box distributions, class logits, mask
-    coefficients, keypoints and the last mask-prototype layer: tiny in FLOPs, large in effect.
+    coefficients, keypoints, OBB angles and the last mask-prototype layer: tiny in FLOPs, large in
+    effect. A classify head ends in a linear layer (MatMul), which is where the search stops there.
     """
     found: list[str] = []
     seen: set[str] = set()
@@ -70,7 +75,7 @@ def output_convolutions(ov_model: Any) -> list[str]:
         seen.add(key)
         kind = node.get_type_name()
         # DFL's fixed arange convolution is decoding (in Ultralytics' scope): look through it
-        if kind in ("Convolution", "GroupConvolution") and ".dfl" not in key:
+        if kind in ("Convolution", "GroupConvolution", "MatMul") and ".dfl" not in key:
             found.append(key)
             continue
         if kind in ("Constant", "Parameter", "ShapeOf"):  # shape-only paths carry no values
@@ -79,15 +84,15 @@ def output_convolutions(ov_model: Any) -> list[str]:
     return sorted(set(found))
 
 
-def ignored_names(ov_model: Any, recipe: Recipe) -> list[str]:
-    names = ultralytics_head_scope(ov_model)
+def ignored_names(ov_model: Any, recipe: Recipe, task: str = "detect") -> list[str]:
+    names = ultralytics_head_scope(ov_model, task)
     if recipe.float_outputs:
         names += output_convolutions(ov_model)
     names += list(recipe.extra_ignored)
     return sorted(set(names))
 
 
-def quantize(ov_model: Any, calibration: Any, size: int, recipe: Recipe, device: str) -> Any:
+def quantize(ov_model: Any, calibration: Any, size: int, recipe: Recipe, device: str, task: str = "detect") -> Any:
     """Quantize ``ov_model`` on all ``size`` calibration inputs with ``recipe``; returns a new model."""
     import nncf
 
@@ -98,13 +103,13 @@ def quantize(ov_model: Any, calibration: Any, size: int, recipe: Recipe, device:
         target_device=getattr(nncf.TargetDevice, TARGET_DEVICES.get(device, "ANY")),
         subset_size=size,
         fast_bias_correction=recipe.fast_bias_correction,
-        ignored_scope=nncf.IgnoredScope(names=ignored_names(ov_model, recipe), validate=False),
+        ignored_scope=nncf.IgnoredScope(names=ignored_names(ov_model, recipe, task), validate=False),
     )
 
 
 def quantize_with_accuracy_control(ov_model: Any, calibration: Any, size: int, validation_items: Sequence[Any],
                                    validation_fn: Callable[[Any, Any], tuple[float, None]], max_drop_points: float,
-                                   recipe: Recipe, device: str, max_iterations: int = 8) -> Any:
+                                   recipe: Recipe, device: str, max_iterations: int = 8, task: str = "detect") -> Any:
     """NNCF's accuracy-controlled quantization: quantize, then return layers to float, most harmful
     first, until the metric (``validation_fn``, in [0, 1]) is within ``max_drop_points``/100 of FP32.
 
@@ -124,7 +129,7 @@ def quantize_with_accuracy_control(ov_model: Any, calibration: Any, size: int, v
         target_device=getattr(nncf.TargetDevice, TARGET_DEVICES.get(device, "ANY")),
         subset_size=size,
         fast_bias_correction=recipe.fast_bias_correction,
-        ignored_scope=nncf.IgnoredScope(names=ignored_names(ov_model, recipe), validate=False),
+        ignored_scope=nncf.IgnoredScope(names=ignored_names(ov_model, recipe, task), validate=False),
         advanced_accuracy_restorer_parameters=AdvancedAccuracyRestorerParameters(
             max_num_iterations=max_iterations, ranking_subset_size=min(len(validation_items), 64)
         ),

@@ -16,6 +16,17 @@ def write_reports(report: dict[str, Any], folder: Path) -> None:
     (folder / "report.md").write_text(markdown(report, has_chart))
 
 
+#: (accuracy mode, task-specific or "") -> how the accuracy was measured.
+_MODES = {
+    ("labels", ""): "against the labels (Ultralytics val)",
+    ("labels", "classify"): "as top-1 / top-5 accuracy against the class folders (daemon's centre crop)",
+    ("agreement", ""): "as agreement with FP32's predictions (box mAP, FP32 conf ≥ 0.25 as reference)",
+    ("agreement", "obb"): "as agreement with FP32's predictions (rotated-box mAP, probabilistic IoU, "
+                          "FP32 conf ≥ 0.25 as reference)",
+    ("agreement", "classify"): "as agreement with FP32: top-1 agreement rate and top-5 overlap",
+}
+
+
 def _fmt(value: float | None, scale: float = 100.0, digits: int = 2) -> str:
     return "—" if value is None else f"{value * scale:.{digits}f}"
 
@@ -46,15 +57,15 @@ def markdown(report: dict[str, Any], has_chart: bool) -> str:
     acc = report.get("accuracy")
     lines += ["", "## Accuracy", ""]
     if acc:
-        mode = ("against the labels (Ultralytics val)" if acc["mode"] == "labels"
-                else "as agreement with FP32's predictions (box mAP, FP32 conf ≥ 0.25 as reference)")
+        mode = _MODES.get((acc["mode"], src["task"]), _MODES[(acc["mode"], "")])
         lines += [f"On {acc['images']} held-out images not used for calibration, {mode}.", "",
                   "| metric | FP32 | " + b["precision"].upper() + " | drop (points) |", "|---|---|---|---|"]
         for key, ref in acc["fp32"].items():
             cand = acc["result"][key]
             lines.append(f"| {key} | {_fmt(ref)} | {_fmt(cand)} | {(ref - cand) * 100:.2f} |")
         verdict = "passed" if acc["passed"] else ("FAILED, written because of --force" if acc["forced"] else "FAILED")
-        lines += ["", (f"Gate: largest mAP50-95 drop {acc['drop_points']:.2f} points, limit {acc['max_drop']:.2f}: "
+        measure = "top-1/top-5" if src["task"] == "classify" else "mAP50-95"
+        lines += ["", (f"Gate: largest {measure} drop {acc['drop_points']:.2f} points, limit {acc['max_drop']:.2f}: "
                        f"**{verdict}**.")]
     else:
         lines.append(report.get("accuracy_note", "Not measured."))
@@ -96,13 +107,14 @@ def write_chart(report: dict[str, Any], path: Path) -> bool:
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
     for ax, panel in zip(axes[0], panels):
         if panel == "accuracy":
-            keys = [k for k in acc["fp32"] if k.endswith("map50_95")]
+            keys = [k for k in acc["fp32"] if k.endswith("map50_95") or k.startswith("top")]
             x = range(len(keys))
             for offset, key, name in ((-0.2, "fp32", "FP32"), (0.2, "result", label)):
                 bars = ax.bar([i + offset for i in x], [acc[key][k] * 100 for k in keys], 0.4, label=name)
                 ax.bar_label(bars, fmt="%.1f")
             ax.set_xticks(list(x), [k.replace("_map50_95", "") for k in keys])
-            ax.set_ylabel("mAP50-95 (%)" + (" agreement" if acc["mode"] == "agreement" else ""))
+            unit = "top-1 / top-5 (%)" if keys and keys[0].startswith("top") else "mAP50-95 (%)"
+            ax.set_ylabel(unit + (" agreement" if acc["mode"] == "agreement" else ""))
             ax.set_title(f"Accuracy on {acc['images']} held-out images")
         else:
             names = ["FP32"] + ([label] if "result" in sp and label != "FP32" else [])

@@ -28,14 +28,21 @@ def weights(name: str) -> Path:
     return path
 
 
-def yaml_checkpoint(folder: Path, cfg: str = "yolov8n.yaml", seed: int = 0) -> Path:
-    """A checkpoint built from an Ultralytics model yaml with fixed random weights, saved as .pt."""
+def yaml_checkpoint(folder: Path, cfg: str = "yolov8n.yaml", seed: int = 0, spread: bool = False) -> Path:
+    """A checkpoint built from an Ultralytics model yaml with fixed random weights, saved as .pt.
+
+    ``spread``: weights from ``tests.parity.spread_weights``, so outputs depend on the image."""
     import torch
     from ultralytics import YOLO
 
     torch.manual_seed(seed)
     path = folder / (Path(cfg).stem + "-seed.pt")
-    YOLO(cfg).save(str(path))
+    model = YOLO(cfg)
+    if spread:
+        from tests.parity import spread_weights
+
+        spread_weights(model.model)
+    model.save(str(path))
     return path
 
 

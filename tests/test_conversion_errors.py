@@ -16,11 +16,12 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def classify_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return yaml_checkpoint(tmp_path_factory.mktemp("cls"), "yolov8n-cls.yaml")
+def semantic_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A YOLO26 semantic-segmentation checkpoint: a task the daemon does not serve."""
+    return yaml_checkpoint(tmp_path_factory.mktemp("sem"), "yolo26n-sem.yaml")
 
 
-def _case(tmp: Path, case: str, checkpoint: Path, classify: Path) -> list[str]:
+def _case(tmp: Path, case: str, checkpoint: Path, unsupported: Path) -> list[str]:
     """The arguments of one bad invocation, built in ``tmp``."""
     out = tmp / "models"
     base = ["--out", out, "--imgsz", IMGSZ, "--bench-seconds", "0"]
@@ -35,7 +36,7 @@ def _case(tmp: Path, case: str, checkpoint: Path, classify: Path) -> list[str]:
         (tmp / "junk.pt").write_bytes(b"\x00not a torch file" * 64)
         return [tmp / "junk.pt", "--precision", "fp32", *base]
     if case == "unsupported_task":
-        return [classify, "--precision", "fp32", *base]
+        return [unsupported, "--precision", "fp32", *base]
     if case == "int8_without_data":
         return [checkpoint, "--precision", "int8", *base]
     if case == "missing_data":
@@ -73,7 +74,7 @@ def _case(tmp: Path, case: str, checkpoint: Path, classify: Path) -> list[str]:
         ("folder_source", SourceError, "is a folder"),
         ("not_pt", SourceError, "not a .pt file"),
         ("not_checkpoint", SourceError, "not an Ultralytics YOLO checkpoint"),
-        ("unsupported_task", SourceError, "task 'classify' is not supported"),
+        ("unsupported_task", SourceError, "task 'semantic' is not supported"),
         ("int8_without_data", UsageError, "needs --data"),
         ("missing_data", DataError, "no such file or folder"),
         ("empty_data", DataError, "no readable image"),
@@ -86,13 +87,13 @@ def _case(tmp: Path, case: str, checkpoint: Path, classify: Path) -> list[str]:
         ("dynamic_npu", DeviceError, "--dynamic cannot be used with --device NPU"),
     ],
 )
-def test_error(case: str, error: type, message: str, tmp_path: Path, checkpoint: Path, classify_checkpoint: Path,
+def test_error(case: str, error: type, message: str, tmp_path: Path, checkpoint: Path, semantic_checkpoint: Path,
                capsys: pytest.CaptureFixture[str]) -> None:
     import openvino as ov
 
     if case == "absent_device" and "NPU" in ov.Core().available_devices:
         pytest.skip("this machine has an NPU")
-    code = convert(*_case(tmp_path, case, checkpoint, classify_checkpoint))
+    code = convert(*_case(tmp_path, case, checkpoint, semantic_checkpoint))
     err = capsys.readouterr().err
     assert code == error.exit_code, err
     assert message in err
