@@ -73,6 +73,7 @@ def export_to_repository(weights: Path, models_dir: Path, model_id: str) -> Path
 
 def prepare_default_model(models_dir: Path) -> Path | None:
     """Ensure ``models_dir`` serves at least one model; returns the folder made, or None."""
+    models_dir = models_dir.resolve()  # before any chdir below
     if has_models(models_dir):
         logger.info("%s already holds models; nothing to prepare", models_dir)
         return None
@@ -89,7 +90,7 @@ def prepare_default_model(models_dir: Path) -> Path | None:
         cwd = os.getcwd()
         os.chdir(workdir)  # Ultralytics writes next to the weights and into the working folder
         try:
-            folder = export_to_repository(weights, models_dir.resolve(), model_id)
+            folder = export_to_repository(weights, models_dir, model_id)
         finally:
             os.chdir(cwd)
     logger.info("default model ready: %s", folder)
