@@ -24,17 +24,18 @@ import json
 import os
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from server_process import Server, cpu_seconds, free_port, rss_mb  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -43,7 +44,6 @@ DEFAULT_MODEL = REPO.parent / "shared" / "data" / "models" / "yolov8n_int8_openv
 DEFAULT_COCO = REPO.parent / "shared" / "data" / "coco128" / "images" / "train2017"
 BOUNDARY = "yoloedgebenchboundary7MA4YWxkTrZu0gW"
 MODEL_ID = "bench"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 # ---------------------------------------------------------------- inputs
@@ -156,65 +156,8 @@ def conservative(first: dict[str, Any], last: dict[str, Any]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- servers
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
-
-
-def rss_mb(pid: int) -> dict[str, float]:
-    out = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            out[key] = round(int(value.split()[0]) / 1024, 1)
-    return {"rss_mb": out.get("VmRSS", 0.0), "rss_peak_mb": out.get("VmHWM", 0.0)}
-
-
-class Server:
-    """A server subprocess on loopback; ``startup_s`` is spawn to the first 200 from /readyz."""
-
-    def __init__(self, name: str, argv: list[str], port: int, log: Path, timeout: float = 120.0) -> None:
-        self.name, self.port, self.log = name, port, log
-        env = {**os.environ, "YOLO_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
-        t0 = time.perf_counter()
-        with log.open("ab") as f:
-            self.proc = subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT, cwd=REPO, env=env)
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{name} exited with {self.proc.returncode} before ready:\n{self.tail()}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.perf_counter() - t0 > timeout:
-                self.stop()
-                raise RuntimeError(f"{name} not ready after {timeout:.0f} s:\n{self.tail()}")
-            time.sleep(0.01)
-        self.startup_s = time.perf_counter() - t0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1/predict/{MODEL_ID}"
-
-    def tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+def predict_url(server: Server) -> str:
+    return f"http://127.0.0.1:{server.port}/v1/predict/{MODEL_ID}"
 
 
 def daemon_argv(config: Path, port: int, models: Path) -> list[str]:
@@ -251,7 +194,7 @@ def measure(server: Server, c: int, duration: float, bodies: Path, count: int) -
     """One ``wrk`` run at concurrency ``c``, with the server's CPU time over it."""
     pid = server.proc.pid
     cpu0, client0 = cpu_seconds(pid), resource.getrusage(resource.RUSAGE_CHILDREN)
-    w = run_wrk(server.url, c, duration, bodies, count)
+    w = run_wrk(predict_url(server), c, duration, bodies, count)
     cpu, client1 = cpu_seconds(pid) - cpu0, resource.getrusage(resource.RUSAGE_CHILDREN)
     client = (client1.ru_utime + client1.ru_stime) - (client0.ru_utime + client0.ru_stime)
     errors = sum(v for k, v in w.items() if k.startswith("errors_"))
@@ -269,7 +212,7 @@ def drive(servers: dict[str, Server], concurrency: list[int], duration: float, w
     change in the machine's other load during the run hits both alike; one server is idle while the
     other is measured."""
     for server in servers.values():
-        run_wrk(server.url, max(concurrency), warmup, bodies, count)
+        run_wrk(predict_url(server), max(concurrency), warmup, bodies, count)
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in servers}
     for c in concurrency:
         for name, server in servers.items():
