@@ -25,10 +25,10 @@ sys.path.insert(0, str(REPO))
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from edge.auth import KeyRing, digest
-from edge.config import config_from_dict
-from edge.web_app import create_app
-from edge.web_cameras import CAMERAS
+from edge.service.keys import KeyRing, digest
+from edge.config.settings import config_from_dict
+from edge.http.app import create_app
+from edge.http.app_keys import CAMERAS
 from tests.camera_support import MjpegCamera, jpeg_frames, write_video
 
 KEY = "bench"

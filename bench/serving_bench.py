@@ -85,9 +85,9 @@ def bench_engine(model_dir: Path, images: list[Path], duration: float) -> dict[s
     """Throughput (THROUGHPUT hint, optimal async requests) and batch-1 latency (LATENCY hint)."""
     import openvino as ov
 
-    from edge.engine import embed_preprocessing
-    from edge.letterbox import letterbox
-    from edge.model_repo import read_model_folder
+    from edge.inference.engine import embed_preprocessing
+    from edge.inference.letterbox import letterbox
+    from edge.inference.repository import read_model_folder
 
     spec = read_model_folder(model_dir, model_id=MODEL_ID)
     core = ov.Core()

@@ -1,5 +1,5 @@
-"""Model inputs from image files, through exactly the runtime pre-processing: ``edge.letterbox``,
-or for classify models ``edge.center_crop`` (short side resized, centre cropped).
+"""Model inputs from image files, through exactly the runtime pre-processing: ``edge.inference.letterbox``,
+or for classify models ``edge.inference.center_crop`` (short side resized, centre cropped).
 
 An input is (1, 3, h, w) float32 RGB in [0, 1], the layout of an Ultralytics OpenVINO export
 (the daemon does the same conversion in the graph's pre-processing).
@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 
 from conversion.progress import Progress
-from edge.center_crop import resize_center_crop
-from edge.letterbox import Letterbox, letterbox
+from edge.inference.center_crop import resize_center_crop
+from edge.inference.letterbox import Letterbox, letterbox
 
 
 def to_input(image: np.ndarray, imgsz: tuple[int, int], stride: int) -> tuple[np.ndarray, Letterbox]:

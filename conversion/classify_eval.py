@@ -1,6 +1,6 @@
 """Top-1 / top-5 of a classify OpenVINO model on held-out images, through the daemon's centre crop.
 
-Images go through ``edge.center_crop.resize_center_crop`` (the twin of Ultralytics' classify
+Images go through ``edge.inference.center_crop.resize_center_crop`` (the twin of Ultralytics' classify
 pre-processing that the daemon runs), BGR -> RGB, /255. With an ImageNet-style folder (images in
 subfolders named after the model's classes) the labels are the folder names and the metrics are
 top-1 / top-5 accuracy; without, FP32's top-5 is the reference and the metrics are the top-1

@@ -16,7 +16,7 @@ from conversion.bundle import Staging, check_target
 from conversion.errors import AccuracyGateError, DataError, UsageError
 from conversion.progress import Progress
 from conversion.source import SourceModel, load_source
-from edge.model_repo import MODEL_ID
+from edge.inference.repository import MODEL_ID
 
 logger = logging.getLogger(__name__)
 

@@ -13,13 +13,14 @@ from typing import Callable
 
 from aiohttp import web
 
-from edge.access_log import AccessLogger, OneLineBadHttp
-from edge.config import Config, load_config
+from edge.http.access_log import AccessLogger, OneLineBadHttp
+from edge.config.settings import Config, load_config
 from edge.errors import EdgeError
-from edge.keygen import ensure_key_file
-from edge.service_lifecycle import ServiceLifecycle
-from edge.snapshot_cli import add_snapshot_parser, run_snapshot
-from edge.web_app import STATE, create_app
+from edge.service.keygen import ensure_key_file
+from edge.service.lifecycle import ServiceLifecycle
+from edge.cameras.snapshot_command import add_snapshot_parser, run_snapshot
+from edge.http.app import create_app
+from edge.http.app_keys import STATE
 
 logger = logging.getLogger("edge")
 
@@ -43,7 +44,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
 
 
 async def serve(config: Config, read_config: Callable[[], Config] | None = None) -> None:
-    """Run until SIGTERM/SIGINT; SIGHUP reloads from ``read_config`` (see ``edge.service_lifecycle``)."""
+    """Run until SIGTERM/SIGINT; SIGHUP reloads from ``read_config`` (see ``edge.service.lifecycle``)."""
     app = create_app(config)
     state = app[STATE]
     life = ServiceLifecycle(state, read_config)
@@ -57,7 +58,7 @@ async def serve(config: Config, read_config: Callable[[], Config] | None = None)
         site = web.TCPSite(runner, config.server.host, config.server.port)
         await site.start()
     logger.info("listening on http://%s:%d, serving %s", config.server.host, config.server.port,
-                ", ".join(state.models.models))
+                ", ".join(state.serving.models.models))
     life.serving(f"http://{config.server.host}:{config.server.port}")  # READY=1, watchdog, SIGHUP
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

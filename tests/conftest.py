@@ -14,6 +14,23 @@ from tests.shared_data import require_shared_data
 os.environ.setdefault("YOLO_OFFLINE", "1")
 
 
+def reference_at_f32() -> None:
+    """Ultralytics, the reference, compiles OpenVINO models with the device's default precision, bf16 on
+    CPUs with AMX or AVX512-BF16; the daemon asks for f32 on every CPU (``engine.compile_properties``).
+    Give Ultralytics' ``ov.Core()`` the same, so both sides compute what they compute on any other CPU."""
+    import openvino as ov
+
+    class F32Core(ov.Core):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)
+            self.set_property("CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+
+    ov.Core = F32Core  # type: ignore[misc]
+
+
+reference_at_f32()
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     return require_shared_data()

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from aiohttp import FormData
 
-from edge.config import Config, config_from_dict
+from edge.config.settings import Config, config_from_dict
 from tests.daemon_process import API_KEY
 from tests.shared_data import REPO, shared_data_dir
 

@@ -22,9 +22,10 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.letterbox import letterbox
-from edge.model_repo import ModelSpec, read_model_folder
-from edge.prediction import Prediction
+from edge.inference.engine import compile_properties, static_per_shape
+from edge.inference.letterbox import letterbox
+from edge.inference.repository import ModelSpec, read_model_folder
+from edge.inference.prediction import Prediction
 from tests.detection_matching import FIGURES_DIR
 from tests.shared_data import require_shared_data, ultralytics_asset
 
@@ -32,7 +33,7 @@ os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_VERBOSE", "False")
 
 CONF, IOU = 0.25, 0.45
-OV_CONFIG = {"PERFORMANCE_HINT": "LATENCY"}  # what Ultralytics' OpenVINO backend compiles with
+OV_CONFIG = compile_properties("CPU", "LATENCY")  # as Ultralytics' OpenVINO backend, and f32 (conftest)
 FIGURES_PATH = Path(os.environ.get("YOLO_EDGE_PARITY_JSON", "/tmp/yolo-edge-parity.json"))
 
 
@@ -139,8 +140,9 @@ def infer(spec: ModelSpec, tensor: np.ndarray) -> list[np.ndarray]:
 
 
 def run_ours_letterboxed(spec: ModelSpec, image: np.ndarray, imgsz: int, postprocess_fn: Any) -> Prediction:
-    """Letterbox as Ultralytics does (minimal rectangle for dynamic exports), infer, post-process."""
-    minimal = bool(spec.dynamic)
+    """Letterbox as Ultralytics does (minimal rectangle for dynamic exports, unless run static per
+    shape as on AMX CPUs), infer, post-process."""
+    minimal = bool(spec.dynamic) and not static_per_shape("CPU", spec.precision or "", True)
     net_in, lb = letterbox(image, (imgsz, imgsz), stride=spec.stride, minimal=minimal)
     return postprocess_fn(infer(spec, to_tensor(net_in)), lb)
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.auth import load_keyring
-from edge.config import AuthConfig
+from edge.service.keys import load_keyring
+from edge.config.settings import AuthConfig
 from edge.errors import ConfigError
 
 

@@ -13,8 +13,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, make_mocked_request
 
-from edge.access_log import AccessLogger
-from edge.web_app import create_app
+from edge.http.access_log import AccessLogger
+from edge.http.app import create_app
 from tests.daemon_process import API_KEY
 from tests.daemon_support import MODEL_ID, form, good_jpeg, make_config, needs_model
 
@@ -36,7 +36,7 @@ async def open_trickle(client: TestClient) -> tuple[asyncio.StreamReader, asynci
 
 
 async def wait_pending(client: TestClient, n: int) -> None:
-    from edge.web_app import STATE
+    from edge.http.app_keys import STATE
     state = client.app[STATE]  # type: ignore[index]
     for _ in range(500):
         if state.pending >= n:
@@ -121,7 +121,7 @@ async def test_metrics_per_app(aiohttp_client: Any, tmp_path: Path) -> None:
     assert "yolo_edge_requests_in_flight" in text and "process_resident_memory_bytes" in text
     other = await (await two.get("/metrics")).text()
     assert 'status="200"' not in other  # each app has its own registry
-    from edge.web_cameras import CAMERAS
+    from edge.http.app_keys import CAMERAS
 
     class Hub:  # what the camera hub reports; the metrics read it at scrape time
         def status(self) -> list[dict[str, Any]]:
@@ -168,7 +168,7 @@ def test_access_log_line(caplog: pytest.LogCaptureFixture, target: str, logged: 
 def test_malformed_http_is_one_warning_line(caplog: pytest.LogCaptureFixture) -> None:
     from aiohttp.http_exceptions import BadHttpMessage
 
-    from edge.access_log import OneLineBadHttp
+    from edge.http.access_log import OneLineBadHttp
     logger = logging.getLogger("test.aiohttp.server")
     logger.addFilter(OneLineBadHttp())
     try:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge.annotate import annotate, color
-from edge.prediction import Prediction
+from edge.cameras.annotate import annotate, color
+from edge.inference.prediction import Prediction
 
 NAMES = {0: "person", 1: "car"}
 

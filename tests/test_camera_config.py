@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from edge.camera_config import resolve_classes
-from edge.config import config_from_dict, load_config
+from edge.config.cameras import resolve_classes
+from edge.config.settings import config_from_dict, load_config
 from edge.errors import ConfigError
 
 CAM = {"id": "door", "source": "rtsp://10.0.0.5/stream1", "model": "yolov8n"}

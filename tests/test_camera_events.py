@@ -13,13 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.camera_config import CameraConfig, EventsConfig, MqttConfig, SnapshotsConfig, WebhookConfig
-from edge.camera_events import EventDetector, EventSink
-from edge.event_publish import MqttPublisher, WebhookPublisher
-from edge.mqtt_client import MqttClient, MqttError
-from edge.prediction import Prediction
-from edge.snapshot_store import SnapshotStore, stem_for
-from edge.yolo_labels import label_text
+from edge.config.cameras import CameraConfig, EventsConfig, MqttConfig, SnapshotsConfig, WebhookConfig
+from edge.cameras.events import EventDetector, EventSink
+from edge.cameras.publish import MqttPublisher, WebhookPublisher
+from edge.cameras.mqtt_client import MqttClient, MqttError
+from edge.inference.prediction import Prediction
+from edge.cameras.snapshot_store import SnapshotStore, stem_for
+from edge.cameras.yolo_labels import label_text
 from tests.camera_support import Mosquitto, Subscriber, WebhookReceiver, await_for, free_port, wait_for
 
 NAMES = {0: "person", 1: "bicycle", 2: "car"}

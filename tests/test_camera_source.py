@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.camera_source import CameraSource, open_reader, source_kind
+from edge.cameras.source import CameraSource, open_reader, source_kind
 from edge.errors import CameraError
-from edge.mjpeg_reader import MjpegReader, redact
+from edge.cameras.mjpeg_reader import MjpegReader, redact
 from tests.camera_support import MjpegCamera, coco128_images, jpeg_frames, wait_for, write_video
 
 

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from aiohttp import web
 
-from edge.auth import KeyRing, digest
-from edge.config import config_from_dict
+from edge.service.keys import KeyRing, digest
+from edge.config.settings import config_from_dict
 from edge.errors import ConfigError, EdgeError, ModelNotFound
-from edge.web_app import create_app
+from edge.http.app import create_app
 from tests.camera_support import (
     GIRAFFE,
     PERSON,
@@ -180,7 +180,7 @@ async def test_cameras_end_to_end(aiohttp_client: Any, tmp_path: Path, models_di
 
 
 def hub_status(client: Any, camera_id: str) -> dict[str, Any]:
-    from edge.web_cameras import CAMERAS
+    from edge.http.app_keys import CAMERAS
     hub = client.server.app[CAMERAS].hub
     return hub.get(camera_id).status()
 

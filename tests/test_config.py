@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import load_config
+from edge.config.settings import load_config
 from edge.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]

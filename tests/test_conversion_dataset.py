@@ -11,7 +11,7 @@ import pytest
 
 from conversion import dataset
 from conversion.calibration import to_input
-from edge.letterbox import letterbox
+from edge.inference.letterbox import letterbox
 from tests.conversion_fixtures import coco8_yaml, images_folder, shared
 
 
@@ -71,7 +71,7 @@ def test_split_is_disjoint_and_stable(n: int, fraction: float, held: int) -> Non
 
 
 def test_calibration_input_is_the_runtime_letterbox() -> None:
-    """Calibration sees exactly the daemon's pixels: edge.letterbox, RGB, CHW, /255."""
+    """Calibration sees exactly the daemon's pixels: edge.inference.letterbox, RGB, CHW, /255."""
     image = cv2.imread(str(next((shared() / "coco8" / "images" / "val").glob("*.jpg"))))
     tensor, box = to_input(image, (160, 160), 32)
     boxed, _ = letterbox(image, (160, 160), stride=32)

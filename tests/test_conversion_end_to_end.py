@@ -103,7 +103,7 @@ def test_yaml_bundle_loads_in_openvino(yaml_bundles: dict[str, Path], precision:
     import openvino as ov
 
     from conversion.calibration import read_bgr, to_input
-    from edge.model_repo import read_model_folder
+    from edge.inference.repository import read_model_folder
 
     bundle = yaml_bundles[precision]
     spec = read_model_folder(bundle)

@@ -21,7 +21,7 @@ from tests.conversion_fixtures import IMGSZ, coco8_yaml, convert, weights
     ],
 )
 def test_task_int8(checkpoint: str, data: str, task: str, metric: str, tmp_path: Path) -> None:
-    from edge.model_repo import read_model_folder
+    from edge.inference.repository import read_model_folder
 
     out = tmp_path / "models"
     code = convert(weights(checkpoint), "--precision", "int8", "--out", out, "--id", task, "--data",
@@ -88,7 +88,7 @@ def new_task_bundles(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_new_task_bundle(new_task_bundles: Path, model_id: str, cfg: str, precision: str, layout: str,
                          imgsz: str) -> None:
     """Metadata names the task; FP16/INT8 were gated on the task's own metrics and said so in report.json."""
-    from edge.model_repo import read_model_folder
+    from edge.inference.repository import read_model_folder
 
     task = "classify" if "-cls" in cfg else "obb"
     spec = read_model_folder(new_task_bundles / model_id)

@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from edge import image_decode
+from edge.inference import image_decode
 from edge.errors import BadImage, EdgeError, PayloadTooLarge, UnsupportedMediaType
-from edge.image_decode import decode_image
+from edge.inference.image_decode import decode_image
 from tests.daemon_support import png_claiming
 
 LIMIT = 50_000_000

@@ -10,7 +10,7 @@ import openvino as ov
 import pytest
 from openvino import opset13 as ops
 
-from edge.infer_pool import InferPool
+from edge.inference.infer_pool import InferPool
 
 
 def plus(constant: float) -> ov.CompiledModel:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import load_config
+from edge.config.settings import load_config
 
 REPO = Path(__file__).resolve().parents[1]
 INSTALL = REPO / "systemd" / "install.sh"
@@ -111,7 +111,7 @@ def test_key_printed_once_and_only_its_hash_stored(installed: tuple[Path, str]) 
     assert f"sha256:{hashlib.sha256(key.encode()).hexdigest()}" in stored.split()
     assert key not in stored
     # and it parses as a key file for the daemon
-    from edge.auth import parse_key_lines
+    from edge.service.keys import parse_key_lines
     assert parse_key_lines(stored, "api_keys") == [hashlib.sha256(key.encode()).digest()]
 
 

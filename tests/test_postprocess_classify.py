@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.center_crop import resize_center_crop
-from edge.postprocess import postprocess
-from edge.postprocess.classify import postprocess_classify
-from edge.predict_options import PredictOptions
-from edge.summary import summarize
+from edge.inference.center_crop import resize_center_crop
+from edge.inference.postprocess import postprocess
+from edge.inference.postprocess.classify import postprocess_classify
+from edge.inference.options import PredictOptions
+from edge.inference.summary import summarize
 from tests import parity
 
 IMGSZ = 224

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.nms_rotated import fast_nms_rotated, probiou
-from edge.postprocess import postprocess
-from edge.predict_options import PredictOptions
-from edge.summary import summarize
+from edge.inference.postprocess.nms_rotated import fast_nms_rotated, probiou
+from edge.inference.postprocess import postprocess
+from edge.inference.options import PredictOptions
+from edge.inference.summary import summarize
 from tests import parity
 
 IMGSZ = 320

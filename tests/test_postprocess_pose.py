@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from tests import parity
-from edge.postprocess import postprocess
-from edge.predict_options import PredictOptions
-from edge.summary import summarize
+from edge.inference.postprocess import postprocess
+from edge.inference.options import PredictOptions
+from edge.inference.summary import summarize
 
 pytest.importorskip("ultralytics", reason="the reference needs ultralytics (the test extra)")
 

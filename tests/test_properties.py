@@ -14,12 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from edge.letterbox import letterbox
-from edge.nms import batched_nms, box_iou_one_to_many
-from edge.postprocess.detect import postprocess_detect
-from edge.predict_options import PredictOptions
-from edge.prediction import Prediction
-from edge.summary import summarize
+from edge.inference.letterbox import letterbox
+from edge.inference.postprocess.nms import batched_nms, box_iou_one_to_many
+from edge.inference.postprocess.detect import postprocess_detect
+from edge.inference.options import PredictOptions
+from edge.inference.prediction import Prediction
+from edge.inference.summary import summarize
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 finite = st.floats(-2000, 2000, allow_nan=False, allow_infinity=False, width=32)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from edge.errors import RateLimited
-from edge.rate_limit import RateLimiter
+from edge.http.rate_limit import RateLimiter
 
 
 class Clock:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.sd_notify import Notifier, run_watchdog, watchdog_interval
+from edge.service.sd_notify import Notifier, run_watchdog, watchdog_interval
 
 
 class Listener:

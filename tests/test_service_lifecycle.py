@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from edge.service_lifecycle import ServiceLifecycle
+from edge.service.lifecycle import ServiceLifecycle
 from tests.daemon_process import Daemon, link_models, start_daemon
 from tests.detection_matching import FIGURES_DIR
 

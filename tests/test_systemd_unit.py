@@ -92,7 +92,7 @@ def test_unit_leaves_off(key: str) -> None:
 
 
 def test_stop_timeout_leaves_room_for_the_drain() -> None:
-    from edge.config import load_config
+    from edge.config.settings import load_config
 
     drain = load_config(REPO / "systemd" / "config.yaml").server.drain_timeout_s
     stop = dict(directives())["TimeoutStopSec"]

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from edge.config import UrlFetchConfig
+from edge.config.settings import UrlFetchConfig
 from edge.errors import PayloadTooLarge, UrlFetchError
-from edge.url_fetch import AllowList, _PinnedResolver, fetch_image
+from edge.http.url_fetch import AllowList, _PinnedResolver, fetch_image
 from tests.daemon_support import ImageSite
 
 IMAGE = b"\xff\xd8\xff" + b"pretend-jpeg" * 100 + b"\xff\xd9"

@@ -1,4 +1,4 @@
-"""edge.web_multipart against the reference: aiohttp's own ``request.post()`` on the same bodies."""
+"""edge.http.multipart against the reference: aiohttp's own ``request.post()`` on the same bodies."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import requests
 from aiohttp import web
 
-from edge.web_multipart import parse_multipart, read_multipart
+from edge.http.multipart import parse_multipart, read_multipart
 
 CT = "multipart/form-data; boundary=XX"
 JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 20 + b"\r\n--X\r\n" + b"\xff\xd9"  # holds a near-boundary

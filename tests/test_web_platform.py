@@ -21,11 +21,17 @@ import pytest
 from aiohttp import web
 
 from edge import errors
-from edge.auth import KeyRing, digest
-from edge.config import config_from_dict
-from edge.rate_limit import RateLimiter
-from edge.web_app import STATE, ServingState, error_middleware, predict_v1
-from edge.web_platform import add_platform_routes, decode_base64
+from edge.service.keys import KeyRing, digest
+from edge.config.settings import config_from_dict
+from edge.http.rate_limit import RateLimiter
+from edge.http.app_keys import LIMITER, STATE
+from edge.http.error_mapping import error_middleware
+from edge.http.hub_routes import predict_v1
+from edge.inference.engine import Engine
+from edge.inference.model_set import ModelSet
+from edge.inference.predictor import Predictor
+from edge.service.state import Serving, ServiceState
+from edge.http.platform_routes import add_platform_routes, decode_base64
 from tests.daemon_process import Daemon, link_models, start_daemon
 from tests.detection_matching import ParityFigures
 from tests.shared_data import require_shared_data, ultralytics_asset
@@ -262,16 +268,23 @@ def test_body_too_large(client: Any) -> None:
 
 # ---------------------------------------------------------------- states the daemon reaches only briefly
 
-@pytest.fixture
-async def app_client(aiohttp_server: Any) -> Any:
-    """The Platform routes on an app with no engine: never ready, unless a test says so."""
+def not_ready_app(rate_per_key: float = 0) -> web.Application:
+    """The Platform routes on an app serving no model and never ready (as while reloading or stopping)."""
     config = config_from_dict({})
     app = web.Application(middlewares=[error_middleware])
-    app[STATE] = ServingState(config=config, keys=KeyRing([digest("k")]))
+    state = ServiceState(config, KeyRing([digest("k")]))
+    state.swap(Serving(config, state.boot_keys, Engine("CPU"), ModelSet(), Predictor(None, 0)))  # type: ignore[arg-type]
+    app[STATE] = state
+    app[LIMITER] = RateLimiter(rate_per_key)
     add_platform_routes(app)
     app.router.add_post("/v1/predict/{model_id}", predict_v1)
-    server = await aiohttp_server(app)
-    return app, server
+    return app
+
+
+@pytest.fixture
+async def app_client(aiohttp_server: Any) -> Any:
+    app = not_ready_app()
+    return app, await aiohttp_server(app)
 
 
 async def test_not_ready_is_503_with_retry_after(app_client: Any) -> None:
@@ -282,10 +295,9 @@ async def test_not_ready_is_503_with_retry_after(app_client: Any) -> None:
     assert info.value.status_code == 503 and set(info.value.json) == {"error"}
 
 
-async def test_rate_limited_is_429_with_retry_after(app_client: Any, aiohttp_client: Any) -> None:
+async def test_rate_limited_is_429_with_retry_after(aiohttp_server: Any, aiohttp_client: Any) -> None:
     """The per-key limiter (checked with the key) answers the Platform routes too."""
-    app, server = app_client
-    app[STATE].limiter = RateLimiter(0.01)  # one request, then one per 100 s
+    server = await aiohttp_server(not_ready_app(rate_per_key=0.01))  # one request, then one per 100 s
     async with AsyncPlatform(api_key="k", base_url=str(server.make_url("/")), max_retries=0) as c:
         for status in (503, 429):  # the first passes the limiter and meets "not ready"
             with pytest.raises(APIError) as info:

@@ -1,0 +1,1 @@
+"""Cameras: sources, the inference loop, events, snapshots, publishing."""

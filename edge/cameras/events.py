@@ -1,0 +1,136 @@
+"""Results -> events: which classes fire (confidence, cooldown), and where each event goes.
+
+An event is one frame in which at least one configured class appears at ``min_confidence`` or
+more and is out of its cooldown. It is saved (JPEG + JSON + YOLO labels, ``edge.cameras.snapshot_store``),
+POSTed to the camera's webhook and published to MQTT (``edge.cameras.publish``). The event body::
+
+    {"id": "door-20261126-200351-123456", "camera": "door", "model": "yolov8n",
+     "time": 1795723431.12, "time_iso": "2026-11-26T20:03:51.123456+00:00",
+     "classes": ["person"], "frame": {"width": 1280, "height": 720},
+     "data": [HUB items of every object in the frame], "snapshot": {"jpg": ..., "json": ..., "txt": ...}}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import math
+from concurrent.futures import Executor
+from typing import Any
+
+import numpy as np
+import orjson
+
+from edge.config.cameras import CameraConfig, EventsConfig
+from edge.errors import EdgeError
+from edge.cameras.publish import MqttPublisher, WebhookPublisher
+from edge.inference.prediction import Prediction
+from edge.cameras.snapshot_store import SnapshotStore, encode_jpeg, stem_for
+from edge.inference.summary import summarize
+from edge.cameras.yolo_labels import label_text
+
+logger = logging.getLogger(__name__)
+
+
+class EventDetector:
+    """Decides which classes fire on one camera; remembers each class's last event (monotonic s)."""
+
+    def __init__(self, config: EventsConfig) -> None:
+        self.config = config
+        self.last: dict[int, float] = {}
+
+    def fire(self, pred: Prediction, wanted: frozenset[int], now: float) -> list[int]:
+        """Class indices in ``wanted`` present at ``min_confidence`` and out of cooldown, sorted."""
+        if not wanted:
+            return []
+        if pred.probs is not None:  # classify: the top class counts as present
+            top = int(np.argmax(pred.probs))
+            present = {top} if top in wanted and pred.probs[top] >= self.config.min_confidence else set()
+        else:
+            present = {int(c) for c, s in zip(pred.classes.tolist(), pred.scores.tolist())
+                       if c in wanted and s >= self.config.min_confidence}
+        fired = sorted(c for c in present if now - self.last.get(c, -math.inf) >= self.config.cooldown_s)
+        for c in fired:
+            self.last[c] = now
+        return fired
+
+
+class EventSink:
+    """Everything one camera does with an event. ``handle`` never blocks on disk or network."""
+
+    def __init__(self, camera: CameraConfig, mqtt: MqttPublisher | None, executor: Executor | None,
+                 mqtt_snapshots: bool = True) -> None:
+        self.camera = camera
+        self.detector = EventDetector(camera.events)
+        self.mqtt = mqtt if camera.mqtt else None
+        self.mqtt_snapshots = mqtt_snapshots
+        self.executor = executor
+        snap = camera.snapshots
+        self.store = SnapshotStore(snap.dir / camera.id, snap.max_count, snap.max_age_days) if snap.dir else None
+        self.webhook = WebhookPublisher(camera.webhook, f"webhook {camera.id}") if camera.webhook.url else None
+        self.count = 0
+        self.last_event: dict[str, Any] | None = None
+        self.last_error: str | None = None
+
+    def start(self) -> None:
+        if self.webhook:
+            self.webhook.start()
+        if self.store:
+            self.store.prune()
+
+    async def stop(self) -> None:
+        if self.webhook:
+            await self.webhook.stop()
+
+    def status(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"count": self.count, "last": self.last_event and {
+            k: self.last_event[k] for k in ("id", "time", "classes")}, "last_error": self.last_error}
+        if self.webhook:
+            out["webhook"] = self.webhook.status()
+        return out
+
+    async def handle(self, image: np.ndarray, when: float, pred: Prediction, names: dict[int, str],
+                     model_id: str, wanted: frozenset[int], now: float) -> dict[str, Any] | None:
+        """Check one result; if it is an event, save and publish it and return its body."""
+        fired = self.detector.fire(pred, wanted, now)
+        if not fired:
+            return None
+        classes = [names.get(c, str(c)) for c in fired]
+        stamp = dt.datetime.fromtimestamp(when, dt.timezone.utc)
+        event: dict[str, Any] = {
+            "id": f"{self.camera.id}-{stem_for(when, '')}", "camera": self.camera.id, "model": model_id,
+            "time": when, "time_iso": stamp.isoformat(), "classes": classes,
+            "frame": {"width": image.shape[1], "height": image.shape[0]},
+            "data": summarize(pred, names), "snapshot": None,
+        }
+        self.count += 1
+        jpeg: bytes | None = None
+        if self.store or (self.mqtt and self.mqtt_snapshots):
+            loop = asyncio.get_running_loop()
+            try:
+                jpeg, event["snapshot"] = await loop.run_in_executor(self.executor, self._save, image, when,
+                                                                     classes, event, pred)
+            except EdgeError as exc:
+                self.last_error = str(exc)
+                logger.warning("camera %s: %s", self.camera.id, exc)
+        self.last_event = event
+        if self.webhook:
+            self.webhook.put(event)
+        if self.mqtt:
+            body = orjson.dumps(event, option=orjson.OPT_SERIALIZE_NUMPY)
+            self.mqtt.publish(("events",), body)
+            for name in classes:
+                self.mqtt.publish((self.camera.id, name), body, retain=True)
+                if jpeg is not None and self.mqtt_snapshots:
+                    self.mqtt.publish((self.camera.id, name, "snapshot"), jpeg, retain=True)
+        logger.info("camera %s: event %s (%s)", self.camera.id, event["id"], ", ".join(classes))
+        return event
+
+    def _save(self, image: np.ndarray, when: float, classes: list[str], event: dict[str, Any],
+              pred: Prediction) -> tuple[bytes, dict[str, str] | None]:
+        jpeg = encode_jpeg(image, self.camera.snapshots.jpeg_quality)
+        if self.store is None:
+            return jpeg, None
+        body = {"success": True, "message": "Inference complete.", **event}
+        return jpeg, self.store.save(when, "+".join(classes), jpeg, body, label_text(pred))

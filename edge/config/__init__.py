@@ -1,0 +1,1 @@
+"""config.yaml as typed, frozen, validated objects."""

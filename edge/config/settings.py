@@ -1,0 +1,177 @@
+"""config.yaml -> frozen, typed settings, validated once at load.
+
+Every section is a frozen dataclass; a field's metadata may carry ``check`` (a predicate) and
+``expect`` (what a person should write instead). Unknown keys are errors, so a typo never passes
+silently. Relative paths are taken relative to the config file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from edge.config.cameras import CameraConfig, MqttConfig, check_camera_ids
+from edge.config.rules import rule as _rule
+from edge.errors import ConfigError
+
+DEVICES = ("CPU", "GPU", "NPU", "AUTO")
+
+
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "0.0.0.0"
+    port: int = _rule(8080, lambda v: 1 <= v <= 65535, "a port number 1-65535")
+    max_body_mb: float = _rule(20.0, lambda v: 0 < v <= 1024, "a size in MB, above 0 and at most 1024")
+    # Admission: requests past this many waiting or running get 503 + Retry-After at once.
+    max_pending: int = _rule(16, lambda v: v >= 1, "an integer >= 1")
+    # A client that has not sent its whole body in this time is cut off.
+    body_timeout_s: float = _rule(30.0, lambda v: v > 0, "seconds above 0")
+    # Largest image accepted, in megapixels, checked from the header before decoding.
+    max_image_mpix: float = _rule(50.0, lambda v: v > 0, "megapixels above 0")
+    # Requests per second per API key; 0 means unlimited.
+    rate_limit_per_key: float = _rule(0.0, lambda v: v >= 0, "requests per second, 0 for no limit")
+    # Bound on finishing in-flight requests at stop.
+    drain_timeout_s: float = _rule(15.0, lambda v: v >= 0, "seconds, 0 or more")
+
+
+@dataclass(frozen=True)
+class ModelsConfig:
+    dir: Path = Path("models")
+    device: str = _rule("CPU", lambda v: v.split(":")[0].split(".")[0] in DEVICES, "one of " + ", ".join(DEVICES))
+    cache_dir: Path | None = Path("var/cache/openvino")
+    # Parallel inference requests per compiled shape; 0 lets OpenVINO choose for throughput.
+    infer_requests: int = _rule(0, lambda v: v >= 0, "an integer >= 0")
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    enabled: bool = True
+    api_keys_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class UrlFetchConfig:
+    # Host names, IP addresses or CIDR networks the `url` field may fetch from. Empty: `url` is off.
+    allow: list[str] = _rule([])
+    timeout_s: float = _rule(10.0, lambda v: 0 < v <= 120, "seconds, above 0 and at most 120")
+    max_mb: float = _rule(20.0, lambda v: 0 < v <= 1024, "a size in MB, above 0 and at most 1024")
+
+
+@dataclass(frozen=True)
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    models: ModelsConfig = field(default_factory=ModelsConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    url_fetch: UrlFetchConfig = field(default_factory=UrlFetchConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
+    cameras: list[CameraConfig] = field(default_factory=list)
+    source: Path | None = None  # the file this came from, for messages
+
+
+def load_config(path: str | Path, overrides: dict[str, dict[str, Any]] | None = None) -> Config:
+    """Read, validate and freeze a config file; ``overrides`` (section -> key -> value) win."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+    for section, values in (overrides or {}).items():
+        raw.setdefault(section, {})
+        if isinstance(raw[section], dict):
+            raw[section].update(values)
+    return config_from_dict(raw, source=path)
+
+
+def config_from_dict(raw: dict[str, Any], source: Path | None = None) -> Config:
+    where = str(source) if source else "config"
+    base = source.parent if source else Path.cwd()
+    sections = {}
+    for f in dataclasses.fields(Config):
+        if f.name == "source":
+            continue
+        hint = _hints(Config)[f.name]
+        empty: Any = [] if typing.get_origin(hint) is list else {}
+        sections[f.name] = _coerce(hint, raw.get(f.name) or empty, f"{where}: {f.name}", base)
+    unknown = set(raw) - set(sections)
+    if unknown:
+        raise ConfigError(f"{where}: unknown section {sorted(unknown)[0]!r}; expected one of {sorted(sections)}")
+    check_camera_ids(sections["cameras"], f"{where}: cameras")
+    return Config(**sections, source=source)
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _build(cls: type, values: Any, where: str, base: Path) -> Any:
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {values!r}")
+    hints = _hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(values) - names
+    if unknown:
+        raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown key; expected one of {sorted(names)}")
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in values:
+            continue
+        key = f"{where}.{f.name}"
+        value = _coerce(hints[f.name], values[f.name], key, base)
+        check = f.metadata.get("check")
+        if check is not None and value is not None and not check(value):
+            raise ConfigError(f"{key}: {values[f.name]!r} is not {f.metadata.get('expect') or 'allowed'}")
+        kwargs[f.name] = value
+    obj = cls(**kwargs)
+    if hasattr(obj, "validate"):  # checks that span fields
+        obj.validate(where)
+    return obj
+
+
+def _coerce(hint: Any, value: Any, key: str, base: Path) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(inner[0], value, key, base)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: {value!r} is not a list")
+        return [_coerce(args[0], v, f"{key}[{i}]", base) for i, v in enumerate(value)]
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: {value!r} is not true or false")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: {value!r} is not an integer")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: {value!r} is not a number")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, (str, int)) or isinstance(value, bool):
+            raise ConfigError(f"{key}: {value!r} is not a string")
+        return str(value)
+    if hint is Path:
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{key}: {value!r} is not a path")
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else (base / p)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, key, base)
+    raise ConfigError(f"{key}: cannot read a value of type {hint}")  # a bug in this module

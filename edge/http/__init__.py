@@ -1,0 +1,1 @@
+"""HTTP: the app factory, middleware, one module per dialect's routes."""

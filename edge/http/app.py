@@ -1,0 +1,61 @@
+"""The application factory: ``create_app(config)`` wires the middleware, every dialect's routes and
+the start-up that compiles the models before the socket opens."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+
+from aiohttp import web
+
+from edge.config.settings import Config
+from edge.http.app_keys import LIMITER, STATE
+from edge.http.camera_routes import add_camera_routes
+from edge.http.error_mapping import error_middleware
+from edge.http.hub_routes import add_hub_routes
+from edge.http.metrics import install_metrics
+from edge.http.openapi import openapi_handler
+from edge.http.ops_routes import add_ops_routes
+from edge.http.platform_routes import add_platform_routes
+from edge.http.rate_limit import RateLimiter
+from edge.service.keys import KeyRing, load_keyring
+from edge.service.reload import load_serving
+from edge.service.state import ServiceState
+
+logger = logging.getLogger(__name__)
+
+
+async def serving_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Compile and warm every model before the socket opens; close the executor at the end."""
+    state = app[STATE]
+    config = state.boot_config
+    workers = max(2, len(os.sched_getaffinity(0)))
+    executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="edge-cpu")
+    loop = asyncio.get_running_loop()
+    serving = await loop.run_in_executor(executor, load_serving, config, state.boot_keys, executor)
+    state.swap(serving)
+    state.ready = True
+    logger.info("ready: %s on %s", ", ".join(f"{m} ({s.spec.task})" for m, s in serving.models.models.items()),
+                config.models.device)
+    yield
+    state.ready = False
+    executor.shutdown(wait=False, cancel_futures=True)
+
+
+def create_app(config: Config, keys: KeyRing | None = None) -> web.Application:
+    """The daemon's application. Models are compiled during startup (``cleanup_ctx``)."""
+    app = web.Application(middlewares=[error_middleware],
+                          client_max_size=int(config.server.max_body_mb * 1024 * 1024))
+    app[STATE] = ServiceState(config, keys if keys is not None else load_keyring(config.auth))
+    app[LIMITER] = RateLimiter(config.server.rate_limit_per_key)
+    app.cleanup_ctx.append(serving_ctx)
+    install_metrics(app)  # GET /metrics; its middleware goes outermost
+    add_ops_routes(app)
+    add_hub_routes(app)
+    add_platform_routes(app)
+    add_camera_routes(app)  # after serving_ctx: the cameras start once the models are ready
+    app.router.add_get("/openapi.json", openapi_handler)
+    return app

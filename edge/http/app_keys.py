@@ -1,0 +1,29 @@
+"""The typed keys under which the application and its requests keep what several route modules share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from edge.cameras.hub import CameraHub
+from edge.http.rate_limit import RateLimiter
+from edge.service.state import ServiceState
+
+
+@dataclass
+class CameraSlot:
+    """Holds the camera hub once it has started (the app is frozen by then); None without cameras."""
+
+    hub: CameraHub | None = None
+
+
+STATE = web.AppKey("state", ServiceState)
+LIMITER = web.AppKey("limiter", RateLimiter)  # per-key request rates (server.rate_limit_per_key)
+CAMERAS = web.AppKey("cameras", CameraSlot)
+# Extra /readyz detail (e.g. camera state): callables returning a dict merged into the body.
+READY_DETAIL = web.AppKey("ready_detail", list)
+# A dialect's error envelope (message -> JSON body), set on the request by that dialect's handlers.
+ERROR_BODY = web.RequestKey("error_body", Callable[[str], dict[str, Any]])  # type: ignore[arg-type]

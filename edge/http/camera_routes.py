@@ -1,0 +1,158 @@
+"""The camera routes, and the cleanup context that runs the cameras after the engine is ready.
+
+- ``GET /v1/cameras``: every camera and its state
+- ``GET /v1/cameras/{id}/latest``: the last result in the HUB format, with time and frame size
+  (``?normalize=true``, ``?decimals=N`` as for predict)
+- ``GET /v1/cameras/{id}/snapshot.jpg``: the newest frame; ``?annotate=1``: the last inferred frame
+  with its boxes, masks and keypoints drawn
+- ``GET /v1/cameras/{id}/stream.mjpg``: annotated frames as MJPEG, one per inference
+
+Same API key as predict. Errors are ``edge.errors`` exceptions; ``error_mapping`` maps them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
+
+from aiohttp import web
+
+from edge import errors
+from edge.cameras.hub import CameraHub
+from edge.cameras.loop import CameraResult
+from edge.http.predict_form import parse_bool, parse_int
+from edge.cameras.snapshot_store import encode_jpeg
+from edge.inference.summary import summarize
+from edge.http.app_keys import CAMERAS, READY_DETAIL, STATE, CameraSlot
+from edge.http.auth import require_key
+from edge.http.responses import json_response
+
+logger = logging.getLogger(__name__)
+
+CLOSING = web.AppKey("cameras_closing", asyncio.Event)
+BOUNDARY = "yoloedgeframe"
+STREAM_IDLE_S = 30.0  # a stream with no new result for this long ends (the client may reconnect)
+
+
+def _hub(request: web.Request) -> CameraHub:
+    require_key(request)
+    hub = request.app[CAMERAS].hub
+    if hub is None:
+        if not request.app[STATE].boot_config.cameras:  # none configured: not "starting" forever
+            raise errors.CameraNotFound(f"camera {request.match_info.get('camera_id', '')[:40]!r} is not configured; "
+                                        "this device has no cameras (cameras: in config.yaml)")
+        raise errors.NotReady("cameras are starting; retry shortly", retry_after=2)
+    return hub
+
+
+async def list_cameras(request: web.Request) -> web.Response:
+    if not request.app[STATE].boot_config.cameras:
+        require_key(request)
+        return json_response({"success": True, "data": []})
+    return json_response({"success": True, "data": _hub(request).status()})
+
+
+async def latest(request: web.Request) -> web.Response:
+    loop = _hub(request).get(request.match_info["camera_id"])
+    q = request.query
+    normalize = parse_bool("normalize", q["normalize"]) if "normalize" in q else False
+    decimals = parse_int("decimals", q["decimals"], 0, 10) if "decimals" in q else 5
+    result = loop.latest
+    if result is None:
+        raise errors.NotReady(f"camera {loop.config.id!r} has no result yet "
+                              f"({loop.source.last_error or 'waiting for the first frame'})", retry_after=2)
+    h, w = result.frame.image.shape[:2]
+    return json_response({
+        "success": True, "message": "Inference complete.", "camera": loop.config.id, "model": result.model_id,
+        "time": result.time, "frame_time": result.frame.time, "frame": {"width": w, "height": h},
+        "speed": result.timings.as_speed(),
+        "data": summarize(result.prediction, result.names, normalize, decimals),
+    })
+
+
+async def snapshot_jpg(request: web.Request) -> web.Response:
+    loop = _hub(request).get(request.match_info["camera_id"])
+    annotated = parse_bool("annotate", request.query["annotate"]) if "annotate" in request.query else False
+    ev = asyncio.get_running_loop()
+    if annotated:
+        result = loop.latest
+        if result is None:
+            raise errors.NotReady(f"camera {loop.config.id!r} has no result yet", retry_after=2)
+        body = await ev.run_in_executor(None, loop.annotated_jpeg, result)
+        stamp = result.frame.time
+    else:
+        frame = loop.source.latest()
+        if frame is None:
+            raise errors.NotReady(f"camera {loop.config.id!r} has no frame yet "
+                                  f"({loop.source.last_error or 'connecting'})", retry_after=2)
+        body = await ev.run_in_executor(None, encode_jpeg, frame.image, 85)
+        stamp = frame.time
+    return web.Response(body=body, content_type="image/jpeg",
+                        headers={"Cache-Control": "no-store", "X-Frame-Time": f"{stamp:.6f}"})
+
+
+async def stream_mjpg(request: web.Request) -> web.StreamResponse:
+    loop = _hub(request).get(request.match_info["camera_id"])
+    closing = request.app[CLOSING]
+    resp = web.StreamResponse(headers={"Content-Type": f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+                                       "Cache-Control": "no-store"})
+    await resp.prepare(request)
+    ev = asyncio.get_running_loop()
+    result = loop.latest
+    try:
+        while not closing.is_set():
+            if result is not None:
+                jpeg = await ev.run_in_executor(None, loop.annotated_jpeg, result)
+                await resp.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
+                                 .encode() + jpeg + b"\r\n")
+            result = await _next_or_closing(loop.next_result(STREAM_IDLE_S), closing)
+            if result is None:
+                break
+    except ConnectionResetError:  # the viewer went away (aiohttp's ClientConnectionResetError is one)
+        pass
+    return resp
+
+
+async def _next_or_closing(waiter: Coroutine[Any, Any, CameraResult | None], closing: asyncio.Event
+                           ) -> CameraResult | None:
+    task = asyncio.ensure_future(waiter)
+    stop = asyncio.ensure_future(closing.wait())
+    done, _ = await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+    for t in (task, stop):
+        if t not in done:
+            t.cancel()
+    return task.result() if task in done else None
+
+
+async def cameras_ctx(app: web.Application) -> AsyncIterator[None]:
+    """After ``serving_ctx``: check cameras against the models (a misfit fails the start), run them."""
+    state = app[STATE]
+    if not state.boot_config.cameras:
+        yield
+        return
+    hub = CameraHub(state.boot_config, state, state.serving.predictor.executor)
+    await hub.start()
+    app[CAMERAS].hub = hub
+    app[READY_DETAIL].append(hub.ready_detail)
+    try:
+        yield
+    finally:
+        app[CAMERAS].hub = None
+        await hub.stop()
+
+
+async def _on_shutdown(app: web.Application) -> None:
+    app[CLOSING].set()  # end open MJPEG streams so they do not hold up the drain
+
+
+def add_camera_routes(app: web.Application) -> None:
+    app[CAMERAS] = CameraSlot()
+    app[CLOSING] = asyncio.Event()
+    app.cleanup_ctx.append(cameras_ctx)
+    app.on_shutdown.append(_on_shutdown)
+    app.router.add_get("/v1/cameras", list_cameras)
+    app.router.add_get("/v1/cameras/{camera_id}/latest", latest)
+    app.router.add_get("/v1/cameras/{camera_id}/snapshot.jpg", snapshot_jpg)
+    app.router.add_get("/v1/cameras/{camera_id}/stream.mjpg", stream_mjpg)

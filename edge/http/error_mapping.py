@@ -1,0 +1,76 @@
+"""The one place that maps errors to HTTP: ``STATUS`` gives each ``edge.errors`` class its status,
+``error_middleware`` turns any exception into that status and the dialect's JSON error envelope
+(HUB: ``{"success": false, "message"}``; a route module may set another through ``ERROR_BODY``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from edge import errors
+from edge.http.app_keys import ERROR_BODY, STATE
+from edge.http.responses import json_response
+
+logger = logging.getLogger(__name__)
+
+STATUS: list[tuple[type[errors.EdgeError], int]] = [  # most specific first
+    (errors.SlowClient, 408),
+    (errors.PayloadTooLarge, 413),
+    (errors.UnsupportedMediaType, 415),
+    (errors.BadRequest, 400),
+    (errors.Unauthorized, 401),
+    (errors.ModelNotFound, 404),
+    (errors.CameraNotFound, 404),
+    (errors.RateLimited, 429),
+    (errors.Overloaded, 503),
+    (errors.DeviceError, 503),
+    (errors.ModelError, 500),
+    (errors.EdgeError, 500),
+]
+
+
+def hub_error_body(message: str) -> dict[str, Any]:
+    return {"success": False, "message": message}
+
+
+def error_body(request: web.Request) -> Callable[[str], dict[str, Any]]:
+    return request.get(ERROR_BODY, hub_error_body)
+
+
+def error_response(exc: errors.EdgeError, body: Callable[[str], dict[str, Any]] = hub_error_body
+                   ) -> web.Response:
+    status = next(code for cls, code in STATUS if isinstance(exc, cls))
+    headers = {}
+    if isinstance(exc, errors.Overloaded):
+        headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+    return json_response(body(str(exc)), status, headers)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                           ) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except errors.EdgeError as exc:
+        if isinstance(exc, (errors.ModelError, errors.DeviceError)) or type(exc) is errors.EdgeError:
+            logger.error("%s %s: %s", request.method, request.path, exc)
+        return error_response(exc, error_body(request))
+    except web.HTTPRequestEntityTooLarge:
+        limit = request.app[STATE].boot_config.server.max_body_mb
+        return error_response(errors.PayloadTooLarge(f"the request body is larger than this device accepts "
+                                                     f"({limit:g} MB, server.max_body_mb)"),
+                              error_body(request))
+    except web.HTTPException as exc:
+        if exc.status >= 400:
+            allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None  # 405 must name them
+            return json_response(error_body(request)(exc.reason), exc.status, allow)
+        raise
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        logger.exception("%s %s failed", request.method, request.path)
+        return json_response(error_body(request)("internal error; the daemon log has the details"), 500)

@@ -1,0 +1,48 @@
+"""The Ultralytics HUB dialect: ``POST /v1/predict/{model_id}`` and ``GET /v1/models``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from edge.http.app_keys import STATE
+from edge.http.auth import require_key
+from edge.http.prediction import run_prediction
+from edge.http.predict_form import HUB_FIELDS, parse_int, parse_options, single
+from edge.http.request_body import image_bytes, read_form
+from edge.http.responses import json_response
+from edge.inference.summary import summarize
+from edge.service.admission import Admission
+
+
+async def predict_v1(request: web.Request) -> web.Response:
+    """HUB dialect: POST /v1/predict/{model_id}."""
+    state = request.app[STATE]
+    require_key(request)
+    serving = state.serving
+    model = serving.models.get(request.match_info["model_id"])
+    with Admission(state):
+        form = await read_form(request)
+        options, output = parse_options(form, len(model.spec.names), HUB_FIELDS, min(640, model.max_size))
+        top_k = top_k_v1(form)  # validated before inference, not after
+        data = await image_bytes(form, "image", "url", serving.config)
+        pred, _ = await run_prediction(request, serving, model, data, options)
+    items = summarize(pred, model.spec.names, output.normalize, output.decimals, top_k=top_k)
+    return json_response({"success": True, "message": "Inference complete.", "data": items})
+
+
+def top_k_v1(form: Any) -> int:
+    raw = single(form, "top_k")
+    return 5 if raw is None else parse_int("top_k", raw, 1, 1000)
+
+
+async def list_models(request: web.Request) -> web.Response:
+    require_key(request)
+    models = request.app[STATE].serving.models
+    return json_response({"success": True, "data": [m.describe() for m in models.models.values()]})
+
+
+def add_hub_routes(app: web.Application) -> None:
+    app.router.add_post("/v1/predict/{model_id}", predict_v1)
+    app.router.add_get("/v1/models", list_models)

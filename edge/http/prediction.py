@@ -1,0 +1,19 @@
+"""One prediction for a route: the predictor of the current ``Serving``, with its stage times recorded."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from edge.http.metrics import METRICS
+from edge.inference.engine import LoadedModel
+from edge.inference.options import PredictOptions
+from edge.inference.prediction import Prediction
+from edge.inference.predictor import Timings
+from edge.service.state import Serving
+
+
+async def run_prediction(request: web.Request, serving: Serving, model: LoadedModel, data: bytes,
+                         options: PredictOptions) -> tuple[Prediction, Timings]:
+    pred, timings = await serving.predictor.predict_bytes(model, data, options)
+    request.app[METRICS].observe_stages(model.spec.model_id, timings)
+    return pred, timings

@@ -1,0 +1,1 @@
+"""Inference: OpenVINO engine, models on disk, pre- and post-processing."""

@@ -1,0 +1,240 @@
+"""The inference engine: OpenVINO models compiled once, with pre-processing inside the graph.
+
+Each model takes the letterboxed u8 BGR image (1, H, W, 3) as it is; the BGR->RGB swap, the layout
+change, the float conversion and the /255 run inside the compiled graph. Static-shape exports run at
+their own size; dynamic-shape exports are compiled once for any shape (INT8 ones on AMX CPUs: once
+per shape, see ``shape_pools``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import math
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import openvino as ov
+
+from edge.errors import DeviceError, ModelError
+from edge.inference.infer_pool import InferPool, T
+from edge.inference.repository import ModelSpec
+from edge.inference.shape_pools import ShapePools, cpu_has_amx_int8
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class InputPlan:
+    """How one request's image becomes the model input.
+
+    The image is resized to fit ``fit`` (h, w) and padded with 114 to ``canvas`` (h, w);
+    ``minimal`` pads only to a stride multiple (then ``canvas`` is an upper bound).
+    """
+
+    canvas: tuple[int, int]
+    fit: tuple[int, int]
+    minimal: bool
+
+
+class LoadedModel:
+    """One compiled model, ready to infer. Thread-safe to share; one instance per MODEL_ID."""
+
+    def __init__(self, spec: ModelSpec, pool: InferPool | ShapePools, device: str, precision: str,
+                 dynamic: bool, compile_seconds: float) -> None:
+        self.spec = spec
+        self.device = device
+        self.precision = precision
+        self.dynamic = dynamic
+        # Padding to a stride multiple only, as Ultralytics does for a dynamic export; not when run as
+        # static per shape, where Ultralytics pads to the square so that few shapes are compiled.
+        self.minimal_padding = spec.dynamic is True and not isinstance(pool, ShapePools)
+        self.compile_seconds = compile_seconds
+        self.pool = pool
+
+    def plan(self, size: int) -> InputPlan:
+        """The input plan for a requested ``size`` (already validated, 32-1280).
+
+        ``size`` is rounded up to a stride multiple. A dynamic model runs at that size; its padding is
+        minimal (to a stride multiple) when metadata says the export is dynamic, square otherwise,
+        exactly as Ultralytics decides from ``args.dynamic`` (``minimal_padding``). A static model cannot change shape: a
+        smaller size is honoured by resizing the image to it and padding to the fixed input; a
+        larger one is refused by the caller (see ``max_size``).
+        """
+        stride = self.spec.stride
+        s = int(math.ceil(size / stride) * stride)
+        if self.dynamic:
+            return InputPlan(canvas=(s, s), fit=(s, s), minimal=self.minimal_padding)
+        h, w = self.spec.imgsz
+        return InputPlan(canvas=(h, w), fit=(min(s, h), min(s, w)), minimal=False)
+
+    @property
+    def max_size(self) -> int:
+        return 1280 if self.dynamic else max(self.spec.imgsz)
+
+    async def infer(self, image: np.ndarray) -> list[np.ndarray]:
+        """``image``: (H, W, 3) u8 BGR, already letterboxed. Returns the raw outputs, batch 1."""
+        return await self.pool.infer(image[None])
+
+    async def infer_then(self, image: np.ndarray, finish: Callable[[list[np.ndarray]], T]) -> T:
+        """``finish(outputs)`` computed on the raw outputs in place (see ``InferPool.infer_then``)."""
+        return await self.pool.infer_then(image[None], finish)
+
+    def warm_up(self) -> None:
+        h, w = self.spec.imgsz
+        self.pool.warm_up(np.full((1, h, w, 3), 114, np.uint8))
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "id": self.spec.model_id, "task": self.spec.task, "classes": self.spec.names,
+            "imgsz": list(self.spec.imgsz), "dynamic": self.dynamic, "precision": self.precision,
+            "device": self.device, "stride": self.spec.stride,
+        }
+
+
+class Engine:
+    """An OpenVINO ``Core`` with the compile cache on, compiling models for one device."""
+
+    def __init__(self, device: str = "CPU", cache_dir: Path | None = None, infer_requests: int = 0) -> None:
+        cap_malloc_arenas()
+        self.core = ov.Core()
+        self.device = device
+        self.infer_requests = infer_requests
+        self._lock = threading.Lock()
+        wanted = device.split(":")[0]
+        if wanted not in ("AUTO", "MULTI", "HETERO") and not self._present(device):
+            available = self.core.available_devices
+            raise DeviceError(f"device {device!r} is not present; available: {', '.join(available) or 'none'}")
+        if cache_dir is not None:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            self.core.set_property({"CACHE_DIR": str(cache_dir)})
+
+    def _present(self, device: str) -> bool:
+        """Ask ``device``'s own plugin only: listing every device loads every plugin (~18 MB of RSS)."""
+        try:
+            self.core.get_property(device, "FULL_DEVICE_NAME")
+        except RuntimeError:
+            return False
+        return True
+
+    @property
+    def version(self) -> str:
+        return ov.get_version()
+
+    def load(self, spec: ModelSpec) -> LoadedModel:
+        """Read, wrap with pre-processing, compile and warm one model. Blocking: run it off the loop."""
+        t0 = time.perf_counter()
+        try:
+            model = self.core.read_model(spec.xml)
+        except RuntimeError as exc:
+            raise ModelError(f"{spec.folder}: OpenVINO cannot read {spec.xml.name}: {exc}") from None
+        if len(model.inputs) != 1:
+            raise ModelError(f"{spec.folder}: expected one input, found {len(model.inputs)}")
+        shape = model.inputs[0].get_partial_shape()
+        if shape.rank.get_length() != 4:
+            raise ModelError(f"{spec.folder}: expected a 4-D image input, found {shape}")
+        dynamic = shape.is_dynamic
+        if dynamic and self.device.startswith("NPU"):
+            # The NPU compiles static shapes only: pin a dynamic export to its own size, as Ultralytics does.
+            model.reshape([1, 3, *spec.imgsz])
+            dynamic = False
+        elif shape[0].is_dynamic or shape[0].get_length() != 1:
+            # Batch 1 always; keep H, W as the export made them.
+            model.reshape([1, 3, shape[2], shape[3]])
+        precision = spec.precision or detect_precision(model)
+        pool: InferPool | ShapePools
+        if static_per_shape(self.device, precision, dynamic):
+            pool = ShapePools(lambda hw: self._compile(spec, self._reshaped(spec, hw)))
+            how = "static per input shape (INT8 with dynamic shapes on an AMX CPU)"
+        else:
+            pool = self._compile(spec, model)
+            how = f"{pool.size} infer requests" + (" + 1 for latency when idle" if pool.solo else "")
+        loaded = LoadedModel(spec, pool, self.device, precision, dynamic, compile_seconds=time.perf_counter() - t0)
+        loaded.warm_up()
+        logger.info("model %s: %s %s %s on %s, %s, ready in %.2f s", spec.model_id, spec.task, precision,
+                    "dynamic" if dynamic else "x".join(map(str, spec.imgsz)), self.device, how,
+                    time.perf_counter() - t0)
+        return loaded
+
+    def _reshaped(self, spec: ModelSpec, hw: tuple[int, int]) -> ov.Model:
+        model = self.core.read_model(spec.xml)
+        model.reshape([1, 3, *hw])
+        return model
+
+    def _compile(self, spec: ModelSpec, model: ov.Model) -> InferPool:
+        """Compile ``model`` (NCHW f32 input) with the pre-processing in the graph. Blocking."""
+        model = embed_preprocessing(model)
+        try:
+            with self._lock:
+                # infer_requests 1: one LATENCY compilation, the least memory. Otherwise THROUGHPUT
+                # (one stream per core) for load, and on CPU a LATENCY compilation for a lone request
+                # (all cores on one image): about half the latency at concurrency 1 for ~35 MB of RSS.
+                lean = self.infer_requests == 1
+                compiled = self.core.compile_model(model, self.device,
+                                                   compile_properties(self.device, "LATENCY" if lean else "THROUGHPUT"))
+                solo = self.core.compile_model(model, self.device, compile_properties(self.device, "LATENCY")) \
+                    if self.device == "CPU" and not lean else None
+        except RuntimeError as exc:
+            raise DeviceError(f"{spec.model_id}: compiling for {self.device} failed: {exc}") from None
+        optimal = compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")
+        return InferPool(compiled, self.infer_requests or max(int(optimal), 1), solo)
+
+
+def static_per_shape(device: str, precision: str, dynamic: bool) -> bool:
+    """Whether a model runs as one static compilation per input shape (``shape_pools``): INT8 with
+    dynamic shapes on a CPU with AMX, as Ultralytics runs it there."""
+    return dynamic and precision == "int8" and device == "CPU" and cpu_has_amx_int8()
+
+
+def compile_properties(device: str, hint: str) -> dict[str, str]:
+    """What every compilation of ours asks for. On CPU, f32 arithmetic: CPUs with AMX or AVX512-BF16
+    (Xeon since Sapphire Rapids) otherwise default to bf16, whose rounding moves boxes by pixels and
+    confidences by points, differently for graphs that are equal in f32 (pre-processing in the graph
+    or not, static or dynamic shapes); the answer would depend on the CPU model. INT8 layers stay INT8."""
+    properties = {"PERFORMANCE_HINT": hint}
+    if device.split(":")[0] == "CPU":
+        properties["INFERENCE_PRECISION_HINT"] = "f32"
+    return properties
+
+
+def embed_preprocessing(model: ov.Model) -> ov.Model:
+    """Let the graph take (1, H, W, 3) u8 BGR and do BGR->RGB, NHWC->NCHW, f32 and /255 itself."""
+    ppp = ov.preprocess.PrePostProcessor(model)
+    ppp.input().tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC")) \
+        .set_color_format(ov.preprocess.ColorFormat.BGR)
+    ppp.input().model().set_layout(ov.Layout("NCHW"))
+    ppp.input().preprocess().convert_element_type(ov.Type.f32) \
+        .convert_color(ov.preprocess.ColorFormat.RGB).scale(255.0)
+    return ppp.build()
+
+
+def detect_precision(model: ov.Model) -> str:
+    """int8 when the graph holds FakeQuantize (NNCF), fp16 when its weights are f16, else fp32."""
+    types = {op.get_type_name() for op in model.get_ops()}
+    if "FakeQuantize" in types:
+        return "int8"
+    for op in model.get_ops():
+        if op.get_type_name() == "Constant" and op.get_output_element_type(0) == ov.Type.f16:
+            return "fp16"
+    return "fp32"
+
+
+def cap_malloc_arenas(arenas: int = 2) -> None:
+    """Cap glibc's malloc arenas (default: 8 per core, one per contending thread), unless
+    ``MALLOC_ARENA_MAX`` is set. Each arena keeps the freed buffers of the requests its thread served;
+    with two, the daemon's RSS after load is ~18 MB lower (docs/benchmark.md)."""
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-8, arenas)  # M_ARENA_MAX
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
+def cpu_count() -> int:
+    return len(os.sched_getaffinity(0))

@@ -1,0 +1,1 @@
+"""The daemon's service: serving state, admission, lifecycle, reload, keys."""

@@ -1,0 +1,60 @@
+"""The daemon's state: what a reload replaces (``Serving``, immutable, swapped in one assignment) and
+what lives as long as the process (readiness, requests pending, start time).
+
+Handlers read ``state.serving`` once per request and keep that object: they never see half a reload,
+and requests in flight finish on the models they started with.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from edge import errors
+from edge.config.settings import Config
+from edge.inference.engine import Engine
+from edge.inference.model_set import ModelSet
+from edge.inference.predictor import Predictor
+from edge.service.keys import KeyRing
+
+
+@dataclass(frozen=True)
+class Serving:
+    """Everything a reload changes, as one value: the config it was read from, the API keys, the
+    engine, the compiled models and the predictor that runs them."""
+
+    config: Config
+    keys: KeyRing
+    engine: Engine
+    models: ModelSet
+    predictor: Predictor
+
+
+class ServiceState:
+    """One per daemon. ``boot_config`` and ``boot_keys`` are what the process started with: settings
+    bound at start (socket, body limit, rate limit, cameras) are read from ``boot_config``; everything
+    else from ``serving.config``, which a reload replaces."""
+
+    def __init__(self, boot_config: Config, boot_keys: KeyRing) -> None:
+        self.boot_config = boot_config
+        self.boot_keys = boot_keys
+        self._serving: Serving | None = None
+        self.ready = False
+        self.pending = 0  # requests admitted and not yet answered
+        self.started_at = time.monotonic()
+
+    @property
+    def started(self) -> bool:
+        return self._serving is not None
+
+    @property
+    def serving(self) -> Serving:
+        """The current models, keys and config; raises NotReady before the first set is compiled."""
+        if self._serving is None:
+            raise errors.NotReady("the device is starting; retry shortly", retry_after=2)
+        return self._serving
+
+    def swap(self, serving: Serving) -> Serving | None:
+        """Serve ``serving`` from now on (one assignment); return the set it replaces."""
+        retired, self._serving = self._serving, serving
+        return retired
