@@ -25,11 +25,11 @@ sys.path.insert(0, str(REPO))
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from edge.service.keys import KeyRing, digest
 from edge.config.settings import config_from_dict
 from edge.http.app import create_app
 from edge.http.app_keys import CAMERAS
-from tests.camera_support import MjpegCamera, jpeg_frames, write_video
+from edge.service.keys import KeyRing, digest
+from tests.support.cameras import MjpegCamera, jpeg_frames, write_video
 
 KEY = "bench"
 SIZE_720P = (1280, 720)

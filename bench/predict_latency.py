@@ -25,8 +25,8 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from edge.inference.engine import embed_preprocessing  # noqa: E402
 from edge.inference.letterbox import letterbox  # noqa: E402
-from tests.daemon_process import link_models, start_daemon  # noqa: E402
-from tests.shared_data import shared_data_dir, ultralytics_asset  # noqa: E402
+from tests.support.daemon import link_models, start_daemon  # noqa: E402
+from tests.support.shared_data import shared_data_dir, ultralytics_asset  # noqa: E402
 
 
 def main() -> int:

@@ -34,11 +34,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from server_process import Server, cpu_seconds, free_port, rss_mb  # noqa: E402
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from tests.support.daemon import Daemon, ServerProcess, free_port, link_models, write_config  # noqa: E402
 
 DEFAULT_MODEL = REPO.parent / "shared" / "data" / "models" / "yolov8n_int8_openvino_model"
 DEFAULT_COCO = REPO.parent / "shared" / "data" / "coco128" / "images" / "train2017"
@@ -156,25 +154,15 @@ def conservative(first: dict[str, Any], last: dict[str, Any]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- servers
 
-def predict_url(server: Server) -> str:
-    return f"http://127.0.0.1:{server.port}/v1/predict/{MODEL_ID}"
+def predict_url(server: ServerProcess) -> str:
+    return f"{server.base_url}/v1/predict/{MODEL_ID}"
 
 
-def daemon_argv(config: Path, port: int, models: Path) -> list[str]:
-    return [sys.executable, "-m", "edge.cli", "serve", "--config", str(config), "--host", "127.0.0.1",
-            "--port", str(port), "--models", str(models)]
-
-
-def write_daemon_config(work: Path, model_dir: Path, cache: Path, infer_requests: int = 0) -> tuple[Path, Path]:
-    models = work / "models"
-    models.mkdir(exist_ok=True)
-    link = models / MODEL_ID
-    if not link.exists():
-        link.symlink_to(model_dir.resolve(), target_is_directory=True)
-    config = work / "config.yaml"
-    config.write_text(f"server:\n  max_pending: 64\nmodels:\n  cache_dir: {cache}\n  infer_requests: {infer_requests}\n"
-                      "auth:\n  enabled: false\n")
-    return config, models
+def write_daemon_config(work: Path, model_dir: Path, port: int, infer_requests: int = 0) -> Path:
+    """One model, auth off (wrk sends no key), room for every connection wrk opens."""
+    return write_config(work, link_models(work, {MODEL_ID: model_dir}), port,
+                        {"server": {"max_pending": 64}, "models": {"infer_requests": infer_requests},
+                         "auth": {"enabled": False}})
 
 
 # ---------------------------------------------------------------- load
@@ -190,12 +178,11 @@ def run_wrk(url: str, concurrency: int, duration: float, bodies: Path, count: in
     raise RuntimeError(f"wrk printed no summary:\n{out}")
 
 
-def measure(server: Server, c: int, duration: float, bodies: Path, count: int) -> dict[str, Any]:
+def measure(server: ServerProcess, c: int, duration: float, bodies: Path, count: int) -> dict[str, Any]:
     """One ``wrk`` run at concurrency ``c``, with the server's CPU time over it."""
-    pid = server.proc.pid
-    cpu0, client0 = cpu_seconds(pid), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu0, client0 = server.cpu_seconds(), resource.getrusage(resource.RUSAGE_CHILDREN)
     w = run_wrk(predict_url(server), c, duration, bodies, count)
-    cpu, client1 = cpu_seconds(pid) - cpu0, resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu, client1 = server.cpu_seconds() - cpu0, resource.getrusage(resource.RUSAGE_CHILDREN)
     client = (client1.ru_utime + client1.ru_stime) - (client0.ru_utime + client0.ru_stime)
     errors = sum(v for k, v in w.items() if k.startswith("errors_"))
     ok = max(w["requests"] - w["errors_status"], 1)
@@ -206,7 +193,7 @@ def measure(server: Server, c: int, duration: float, bodies: Path, count: int) -
             "requests": w["requests"], "errors": errors}
 
 
-def drive(servers: dict[str, Server], concurrency: list[int], duration: float, warmup: float, bodies: Path,
+def drive(servers: dict[str, ServerProcess], concurrency: list[int], duration: float, warmup: float, bodies: Path,
           count: int) -> dict[str, dict[str, Any]]:
     """Every concurrency on each server in turn (daemon, baseline, next concurrency...), so that a
     change in the machine's other load during the run hits both alike; one server is idle while the
@@ -217,7 +204,7 @@ def drive(servers: dict[str, Server], concurrency: list[int], duration: float, w
     for c in concurrency:
         for name, server in servers.items():
             runs[name].append(measure(server, c, duration, bodies, count))
-    return {name: {"runs": runs[name], **rss_mb(server.proc.pid)} for name, server in servers.items()}
+    return {name: {"runs": runs[name], **server.rss_mb()} for name, server in servers.items()}
 
 
 def best(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -317,22 +304,22 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="yolo-edge-bench-") as tmp:
         work = Path(tmp)
         count = write_bodies(images, work / "bodies", size)
-        config, models = write_daemon_config(work, args.model, work / "cache", args.infer_requests)
+        port = free_port()
+        config = write_daemon_config(work, args.model, port, args.infer_requests)
         log = work / "daemon.log"
         print("daemon: cold start...", file=sys.stderr)
-        port = free_port()
-        server = Server("daemon", daemon_argv(config, port, models), port, log)
+        server: ServerProcess = Daemon(config, port, log)
         cold = server.startup_s
         server.stop()
         print("daemon: warm start...", file=sys.stderr)
-        servers = {"daemon": Server("daemon", daemon_argv(config, port, models), port, log)}
+        servers = {"daemon": Daemon(config, port, log)}
         try:
             if not args.no_baseline:
                 print("baseline: start...", file=sys.stderr)
                 port_b = free_port()
                 argv_b = [sys.executable, str(REPO / "bench" / "baseline_server.py"), "--model", str(args.model),
                           "--port", str(port_b)]
-                servers["baseline"] = Server("baseline", argv_b, port_b, work / "baseline.log")
+                servers["baseline"] = ServerProcess("baseline", argv_b, port_b, work / "baseline.log")
             print("load: " + ", ".join(servers) + " in turn at each concurrency...", file=sys.stderr)
             loads = drive(servers, concurrency, args.duration, args.warmup, work / "bodies", count)
         finally:

@@ -21,7 +21,6 @@ import asyncio
 import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,15 +32,14 @@ from typing import Any
 
 import aiohttp
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from server_process import free_port  # noqa: E402
-
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from tests.support.daemon import API_KEY, link_models, start_daemon  # noqa: E402
+
 DEFAULT_DATA = Path(os.environ.get("YOLO_EDGE_TEST_DATA", REPO.parent / "shared" / "data"))
 DEFAULT_MODEL = DEFAULT_DATA / "models" / "yolov8n_int8_openvino_model"
 DEFAULT_IMAGES = DEFAULT_DATA / "coco128" / "images" / "train2017"
 MODEL_ID = "soak"
-API_KEY = "soak-key-0123456789abcdef"
 ADMITTED = 503  # allowed for every kind that passes the key and model checks
 
 
@@ -133,73 +131,23 @@ async def drive(base: str, kinds_: list[Kind], bad: list[Kind], bad_share: float
     return tally, elapsed
 
 
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
-
-
-class Daemon:
-    """``yolo-edge serve`` in a subprocess, one model, one key, on a free loopback port."""
-
-    def __init__(self, work: Path, model: Path, max_pending: int) -> None:
-        import yaml
-        (work / "models").mkdir()
-        (work / "models" / MODEL_ID).symlink_to(model.resolve(), target_is_directory=True)
-        (work / "keys").write_text(API_KEY + "\n")
-        self.port = free_port()
-        config = {"server": {"host": "127.0.0.1", "port": self.port, "max_pending": max_pending},
-                  "models": {"dir": str(work / "models"), "cache_dir": str(work / "cache")},
-                  "auth": {"api_keys_file": str(work / "keys")}}
-        (work / "config.yaml").write_text(yaml.safe_dump(config))
-        self.log = open(work / "daemon.log", "wb")
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        self.process = subprocess.Popen([sys.executable, "-m", "edge.cli", "serve", "--config",
-                                         str(work / "config.yaml")], stdout=self.log, stderr=subprocess.STDOUT,
-                                        env=env, cwd=work)
-        self.base = f"http://127.0.0.1:{self.port}"
-
-    async def ready(self, timeout: float = 180) -> None:
-        deadline = time.monotonic() + timeout
-        async with aiohttp.ClientSession() as session:
-            while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"the daemon exited with {self.process.returncode}")
-                try:
-                    async with session.get(self.base + "/readyz") as r:
-                        if r.status == 200:
-                            return
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.3)
-        raise RuntimeError("the daemon was not ready in time")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.log.close()
-
-
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     jpegs = [p.read_bytes() for p in sorted(Path(args.images).glob("*.jpg"))[:8]]
     if not jpegs:
         raise SystemExit(f"no JPEGs in {args.images}")
     good, bad = kinds(jpegs)
     with tempfile.TemporaryDirectory(prefix="yolo-edge-soak-") as tmp:
-        daemon = Daemon(Path(tmp), Path(args.model), args.max_pending)
+        work = Path(tmp)
+        daemon = await asyncio.to_thread(start_daemon, work, link_models(work, {MODEL_ID: Path(args.model)}),
+                                         {"server": {"max_pending": args.max_pending}}, timeout=180)
         try:
-            await daemon.ready()
             warm = max(5.0, args.duration * 0.1)
-            await drive(daemon.base, good, bad, args.bad_share, args.max_pending, warm, args.seed)
-            rss_start = rss_kib(daemon.process.pid)
-            soak, soak_s = await drive(daemon.base, good, bad, args.bad_share, args.max_pending, args.duration,
+            await drive(daemon.base_url, good, bad, args.bad_share, args.max_pending, warm, args.seed)
+            rss_start = daemon.rss_mb()["rss_mb"]
+            soak, soak_s = await drive(daemon.base_url, good, bad, args.bad_share, args.max_pending, args.duration,
                                        args.seed + 1)
-            rss_end = rss_kib(daemon.process.pid)
-            over, over_s = await drive(daemon.base, good, [], 0.0, 2 * args.max_pending, args.overload_duration,
+            rss_end = daemon.rss_mb()["rss_mb"]
+            over, over_s = await drive(daemon.base_url, good, [], 0.0, 2 * args.max_pending, args.overload_duration,
                                        args.seed + 2)
             alive = daemon.process.poll() is None
         finally:
@@ -209,7 +157,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "max_pending": args.max_pending,
         "soak": {"seconds": round(soak_s, 1), "concurrency": args.max_pending, "bad_share": args.bad_share,
                  **soak.as_dict(), "answers_per_s": round(sum(soak.statuses.values()) / soak_s, 2),
-                 "rss_mib_start": round(rss_start / 1024, 1), "rss_mib_end": round(rss_end / 1024, 1),
+                 "rss_mib_start": rss_start, "rss_mib_end": rss_end,
                  "rss_growth_pct": round(100 * (rss_end - rss_start) / rss_start, 2)},
         "overload": {"seconds": round(over_s, 1), "concurrency": 2 * args.max_pending, **over.as_dict(),
                      "answers_per_s": round(answers / over_s, 2),

@@ -13,14 +13,14 @@ from typing import Callable
 
 from aiohttp import web
 
-from edge.http.access_log import AccessLogger, OneLineBadHttp
+from edge.cameras.snapshot_command import add_snapshot_parser, run_snapshot
 from edge.config.settings import Config, load_config
 from edge.errors import EdgeError
-from edge.service.keygen import ensure_key_file
-from edge.service.lifecycle import ServiceLifecycle
-from edge.cameras.snapshot_command import add_snapshot_parser, run_snapshot
+from edge.http.access_log import AccessLogger, OneLineBadHttp
 from edge.http.app import create_app
 from edge.http.app_keys import STATE
+from edge.service.keygen import ensure_key_file
+from edge.service.lifecycle import ServiceLifecycle
 
 logger = logging.getLogger("edge")
 

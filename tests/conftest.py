@@ -8,8 +8,8 @@ from typing import Iterator
 
 import pytest
 
-from tests.daemon_process import Daemon, link_models, start_daemon
-from tests.shared_data import require_shared_data
+from tests.support.daemon import Daemon, link_models, start_daemon
+from tests.support.shared_data import require_shared_data
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
 
@@ -55,7 +55,7 @@ def detect_daemon(tmp_path_factory: pytest.TempPathFactory, detect_models: dict[
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Print the figures tests measured (parity, sizes) so CI logs carry them."""
-    from tests.detection_matching import FIGURES_DIR
+    from tests.support.figures import FIGURES_DIR
     files = sorted(FIGURES_DIR.glob("*.json")) if FIGURES_DIR.is_dir() else []
     if files:
         terminalreporter.section("figures")

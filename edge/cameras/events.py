@@ -22,13 +22,13 @@ from typing import Any
 import numpy as np
 import orjson
 
+from edge.cameras.publish import MqttPublisher, WebhookPublisher
+from edge.cameras.snapshot_store import SnapshotStore, encode_jpeg, stem_for
+from edge.cameras.yolo_labels import label_text
 from edge.config.cameras import CameraConfig, EventsConfig
 from edge.errors import EdgeError
-from edge.cameras.publish import MqttPublisher, WebhookPublisher
 from edge.inference.prediction import Prediction
-from edge.cameras.snapshot_store import SnapshotStore, encode_jpeg, stem_for
 from edge.inference.summary import summarize
-from edge.cameras.yolo_labels import label_text
 
 logger = logging.getLogger(__name__)
 

@@ -9,10 +9,10 @@ from typing import Any
 
 from edge.cameras.events import EventSink
 from edge.cameras.loop import CameraLoop, Daemon
+from edge.cameras.publish import MqttPublisher
 from edge.cameras.source import CameraSource
 from edge.config.settings import Config
 from edge.errors import CameraNotFound
-from edge.cameras.publish import MqttPublisher
 
 logger = logging.getLogger(__name__)
 

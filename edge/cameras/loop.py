@@ -17,17 +17,17 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from edge.cameras.annotate import annotate
-from edge.config.cameras import CameraConfig, resolve_classes
 from edge.cameras.events import EventSink
-from edge.cameras.source import CameraSource, Frame
-from edge.inference.engine import LoadedModel
-from edge.errors import BadRequest, ConfigError, EdgeError
 from edge.cameras.mjpeg_reader import redact
+from edge.cameras.snapshot_store import encode_jpeg
+from edge.cameras.source import CameraSource, Frame
+from edge.config.cameras import CameraConfig, resolve_classes
+from edge.errors import BadRequest, ConfigError, EdgeError
+from edge.inference.engine import LoadedModel
 from edge.inference.model_set import ModelSet
 from edge.inference.options import PredictOptions
 from edge.inference.prediction import Prediction
 from edge.inference.predictor import Predictor, Timings
-from edge.cameras.snapshot_store import encode_jpeg
 
 logger = logging.getLogger(__name__)
 

@@ -133,9 +133,6 @@ class MqttClient:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def wait_closed(self) -> None:
-        await self._closed.wait()
-
     async def _send(self, data: bytes) -> None:
         try:
             self.writer.write(data)

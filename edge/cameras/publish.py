@@ -24,9 +24,9 @@ from typing import Any
 import aiohttp
 import orjson
 
+from edge.cameras.mqtt_client import MqttClient, MqttError, Will
 from edge.config.cameras import MqttConfig, WebhookConfig
 from edge.errors import ConfigError
-from edge.cameras.mqtt_client import MqttClient, MqttError, Will
 
 logger = logging.getLogger(__name__)
 

@@ -20,18 +20,18 @@ from pathlib import Path
 from typing import Any
 
 from edge.cameras.annotate import annotate
-from edge.config.cameras import CameraConfig, resolve_classes
-from edge.cameras.source import open_reader
-from edge.config.settings import Config, config_from_dict, load_config
-from edge.inference.engine import Engine
-from edge.errors import BadRequest, CameraError, ConfigError, ModelNotFound
 from edge.cameras.mjpeg_reader import redact
-from edge.inference.repository import scan
+from edge.cameras.snapshot_store import encode_jpeg, stem_for, write_snapshot
+from edge.cameras.source import open_reader
+from edge.cameras.yolo_labels import label_text
+from edge.config.cameras import CameraConfig, resolve_classes
+from edge.config.settings import Config, config_from_dict, load_config
+from edge.errors import BadRequest, CameraError, ConfigError, ModelNotFound
+from edge.inference.engine import Engine
 from edge.inference.options import PredictOptions
 from edge.inference.predictor import Predictor
-from edge.cameras.snapshot_store import encode_jpeg, stem_for, write_snapshot
+from edge.inference.repository import scan
 from edge.inference.summary import summarize
-from edge.cameras.yolo_labels import label_text
 
 logger = logging.getLogger(__name__)
 

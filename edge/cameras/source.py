@@ -24,8 +24,8 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
-from edge.errors import CameraError
 from edge.cameras.mjpeg_reader import MjpegReader, NotMultipart, redact
+from edge.errors import CameraError
 
 logger = logging.getLogger(__name__)
 
@@ -156,13 +156,6 @@ class CameraSource:
                 return None
             self._taken_seq = frame.seq
             return frame
-
-    def wait_frame(self, timeout: float) -> Frame | None:
-        """Block until a first frame exists (for one-shot use); None on timeout."""
-        deadline = time.monotonic() + timeout
-        while self._frame is None and time.monotonic() < deadline and not self._stop.is_set():
-            time.sleep(0.02)
-        return self._frame
 
     def status(self) -> dict[str, Any]:
         frame = self._frame

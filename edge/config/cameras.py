@@ -26,6 +26,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edge.config.request_fields import FIELDS
 from edge.config.rules import rule as _rule
 from edge.errors import ConfigError
 
@@ -97,9 +98,10 @@ class CameraConfig:
     model: str = _rule("", lambda v: bool(v.strip()), "a MODEL_ID served by this device")
     fps: float | None = _rule(None, lambda v: 0 < v <= 60, "inferences per second, above 0 and at most 60")
     interval_s: float | None = _rule(None, lambda v: 0 < v <= 86400, "seconds between inferences, above 0")
-    size: int = _rule(640, lambda v: 32 <= v <= 1280, "an inference size 32-1280")
-    confidence: float = _rule(0.25, lambda v: 0.01 <= v <= 1, "a confidence 0.01-1")
-    iou: float = _rule(0.45, lambda v: 0 <= v <= 0.95, "an IoU 0-0.95")
+    # As the predict request's fields (edge/config/request_fields.py), same ranges and defaults.
+    size: int = _rule(FIELDS["size"].default, FIELDS["size"].contains, FIELDS["size"].expect)
+    confidence: float = _rule(FIELDS["confidence"].default, FIELDS["confidence"].contains, FIELDS["confidence"].expect)
+    iou: float = _rule(FIELDS["iou"].default, FIELDS["iou"].contains, FIELDS["iou"].expect)
     # Keep only these classes (names or indices); None keeps all.
     classes: list[str] | None = None
     events: EventsConfig = field(default_factory=EventsConfig)

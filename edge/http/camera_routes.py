@@ -22,12 +22,13 @@ from aiohttp import web
 from edge import errors
 from edge.cameras.hub import CameraHub
 from edge.cameras.loop import CameraResult
-from edge.http.predict_form import parse_bool, parse_int
 from edge.cameras.snapshot_store import encode_jpeg
-from edge.inference.summary import summarize
+from edge.config.request_fields import parse_bool
 from edge.http.app_keys import CAMERAS, READY_DETAIL, STATE, CameraSlot
 from edge.http.auth import require_key
+from edge.http.predict_form import read_field
 from edge.http.responses import json_response
+from edge.inference.summary import summarize
 
 logger = logging.getLogger(__name__)
 
@@ -56,9 +57,7 @@ async def list_cameras(request: web.Request) -> web.Response:
 
 async def latest(request: web.Request) -> web.Response:
     loop = _hub(request).get(request.match_info["camera_id"])
-    q = request.query
-    normalize = parse_bool("normalize", q["normalize"]) if "normalize" in q else False
-    decimals = parse_int("decimals", q["decimals"], 0, 10) if "decimals" in q else 5
+    normalize, decimals = read_field(request.query, "normalize"), read_field(request.query, "decimals")
     result = loop.latest
     if result is None:
         raise errors.NotReady(f"camera {loop.config.id!r} has no result yet "

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from edge.http.app_keys import STATE
 from edge.http.auth import require_key
+from edge.http.predict_form import HUB, parse_options, read_field
 from edge.http.prediction import run_prediction
-from edge.http.predict_form import HUB_FIELDS, parse_int, parse_options, single
 from edge.http.request_body import image_bytes, read_form
 from edge.http.responses import json_response
 from edge.inference.summary import summarize
@@ -24,17 +22,12 @@ async def predict_v1(request: web.Request) -> web.Response:
     model = serving.models.get(request.match_info["model_id"])
     with Admission(state):
         form = await read_form(request)
-        options, output = parse_options(form, len(model.spec.names), HUB_FIELDS, min(640, model.max_size))
-        top_k = top_k_v1(form)  # validated before inference, not after
+        options, output = parse_options(form, len(model.spec.names), HUB, min(640, model.max_size))
+        top_k = read_field(form, "top_k")  # validated before inference, not after
         data = await image_bytes(form, "image", "url", serving.config)
         pred, _ = await run_prediction(request, serving, model, data, options)
     items = summarize(pred, model.spec.names, output.normalize, output.decimals, top_k=top_k)
     return json_response({"success": True, "message": "Inference complete.", "data": items})
-
-
-def top_k_v1(form: Any) -> int:
-    raw = single(form, "top_k")
-    return 5 if raw is None else parse_int("top_k", raw, 1, 1000)
 
 
 async def list_models(request: web.Request) -> web.Response:

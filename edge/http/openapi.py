@@ -14,7 +14,9 @@ import orjson
 from aiohttp import web
 
 from edge import __version__
+from edge.config.request_fields import BOOL_FALSE, BOOL_TRUE, FIELDS, RequestField
 from edge.http.app_keys import STATE
+from edge.http.predict_form import HUB, PLATFORM, Dialect
 
 Json = dict[str, Any]
 
@@ -51,41 +53,30 @@ def errors(schema: Json, *codes: str) -> Json:
     return out
 
 
-def ranged(kind: str, low: float, high: float, default: Any, text: str) -> Json:
-    return {"type": kind, "minimum": low, "maximum": high, "default": default, "description": text}
+BOOL_TEXT = {"type": "string", "enum": [v for v in (*BOOL_TRUE, *BOOL_FALSE) if v], "default": "false"}
 
 
-BOOL_TEXT = {"type": "string", "enum": ["true", "false", "1", "0", "yes", "no", "on", "off"], "default": "false"}
-COMMON_OPTIONS: Json = {
-    "max_det": ranged("integer", 1, 300, 300, "Most detections returned"),
-    "classes": {"type": "string", "description": "Keep only these class indices: `0,2` or `[0, 2]`"},
-    "normalize": {**BOOL_TEXT, "description": "Coordinates as fractions of the image size"},
-    "decimals": ranged("integer", 0, 10, 5, "Decimal places in the answer"),
-}
-HUB_FORM: Json = {
-    "type": "object",
-    "properties": {
-        "image": {"type": "string", "format": "binary", "description": "The image: JPEG, PNG, WebP or BMP"},
-        "url": {"type": "string", "description": "Instead of `image`: an http(s) URL on a host in url_fetch.allow"},
-        "size": ranged("integer", 32, 1280, 640, "Inference size in pixels (long side)"),
-        "confidence": ranged("number", 0.01, 1.0, 0.25, "Confidence threshold"),
-        "iou": ranged("number", 0.0, 0.95, 0.45, "NMS IoU threshold"),
-        "top_k": ranged("integer", 1, 1000, 5, "Classification: how many classes"),
-        **COMMON_OPTIONS,
-    },
-}
-PLATFORM_FORM: Json = {
-    "type": "object",
-    "properties": {
-        "file": {"type": "string", "format": "binary", "description": "The image: JPEG, PNG, WebP or BMP"},
-        "source": {"type": "string", "description": "Instead of `file`: an http(s) URL on an allowed host, "
-                                                    "or the image as base64 (a `data:image/...;base64,` prefix is allowed)"},
-        "imgsz": ranged("integer", 32, 1280, 640, "Inference size in pixels (long side)"),
-        "conf": ranged("number", 0.01, 1.0, 0.25, "Confidence threshold"),
-        "iou": ranged("number", 0.0, 0.95, 0.7, "NMS IoU threshold"),
-        **COMMON_OPTIONS,
-    },
-}
+def field_schema(f: RequestField, default: Any) -> Json:
+    """The JSON schema of one request field (``edge.config.request_fields``), with a dialect's default."""
+    text = f.description[:1].upper() + f.description[1:]
+    if f.kind == "boolean":
+        return {**BOOL_TEXT, "description": text}
+    if f.kind == "classes":
+        return {"type": "string", "description": text}
+    return {"type": f.kind, "minimum": f.low, "maximum": f.high, "default": default, "description": text}
+
+
+def form_schema(dialect: Dialect, file_field: str, source_field: str, source_text: str) -> Json:
+    return {"type": "object", "properties": {
+        file_field: {"type": "string", "format": "binary", "description": "The image: JPEG, PNG, WebP or BMP"},
+        source_field: {"type": "string", "description": source_text},
+        **{name: field_schema(f, default) for name, f, default in dialect.items()},
+    }}
+
+
+HUB_FORM = form_schema(HUB, "image", "url", "Instead of `image`: an http(s) URL on a host in url_fetch.allow")
+PLATFORM_FORM = form_schema(PLATFORM, "file", "source", "Instead of `file`: an http(s) URL on an allowed host, "
+                            "or the image as base64 (a `data:image/...;base64,` prefix is allowed)")
 SUMMARY_ITEM: Json = {
     "type": "object",
     "description": "One Ultralytics `Results.summary()` item: a detection (box), mask polygon (segments), "
@@ -167,8 +158,8 @@ DOCUMENT: Json = {
         "/v1/cameras/{camera_id}/latest": {"get": {
             "summary": "The camera's last result in the HUB format", "tags": ["cameras"], "security": KEYED,
             "parameters": [path_param("camera_id", "A configured camera id"),
-                           {"name": "normalize", "in": "query", "schema": BOOL_TEXT},
-                           {"name": "decimals", "in": "query", "schema": COMMON_OPTIONS["decimals"]}],
+                           {"name": "normalize", "in": "query", "schema": field_schema(FIELDS["normalize"], False)},
+                           {"name": "decimals", "in": "query", "schema": field_schema(FIELDS["decimals"], 5)}],
             "responses": {"200": {"description": "The last result", "content": {"application/json": {"schema": {
                 "type": "object", "required": ["success", "data"],
                 "properties": {"success": {"const": True}, "camera": {"type": "string"}, "model": {"type": "string"},

@@ -35,7 +35,7 @@ from edge import __version__, errors
 from edge.config.settings import Config
 from edge.http.app_keys import ERROR_BODY, STATE
 from edge.http.auth import api_key_of, require_key
-from edge.http.predict_form import PLATFORM_FIELDS, parse_options, single
+from edge.http.predict_form import PLATFORM, parse_options, single
 from edge.http.prediction import run_prediction
 from edge.http.request_body import read_form
 from edge.http.responses import json_response
@@ -73,7 +73,7 @@ async def predict_platform(request: web.Request) -> web.Response:
     with Admission(state):  # before the lookup: while not ready the answer is 503, not 404
         model = serving.models.get(model_id)
         form = await read_form(request)
-        options, output = parse_options(form, len(model.spec.names), PLATFORM_FIELDS, min(640, model.max_size))
+        options, output = parse_options(form, len(model.spec.names), PLATFORM, min(640, model.max_size))
         data = await source_bytes(form, serving.config)
         pred, timings = await run_prediction(request, serving, model, data, options)
     results = summarize(pred, model.spec.names, output.normalize, output.decimals, top_k=CLASSIFY_TOP_K)

@@ -235,6 +235,3 @@ def cap_malloc_arenas(arenas: int = 2) -> None:
     except (OSError, AttributeError):  # not glibc
         pass
 
-
-def cpu_count() -> int:
-    return len(os.sched_getaffinity(0))

@@ -30,18 +30,6 @@ class Letterbox:
     original_shape: tuple[int, int]
 
 
-def fit_shape(original_shape: tuple[int, int], size: tuple[int, int], stride: int, minimal: bool) -> tuple[int, int]:
-    """The (h, w) input shape for an image: ``size`` itself, or with ``minimal`` the smallest
-    stride multiple that holds the resized image (Ultralytics' ``auto=True`` rectangle)."""
-    if not minimal:
-        return size
-    h, w = original_shape
-    r = min(size[0] / h, size[1] / w)
-    new_w, new_h = max(round(w * r), 1), max(round(h * r), 1)
-    dw, dh = (size[1] - new_w) % stride, (size[0] - new_h) % stride
-    return new_h + dh, new_w + dw
-
-
 def letterbox(image: np.ndarray, size: tuple[int, int], stride: int = 32, minimal: bool = False,
               fit: tuple[int, int] | None = None) -> tuple[np.ndarray, Letterbox]:
     """Resize ``image`` (H, W, 3) u8 BGR keeping its aspect ratio and pad it with 114.

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from edge.config.settings import Config
-from edge.inference.engine import Engine, LoadedModel
 from edge.errors import ModelError, ModelNotFound
+from edge.inference.engine import Engine, LoadedModel
 from edge.inference.repository import scan
 
 logger = logging.getLogger(__name__)

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edge.errors import BadRequest
 from edge.inference.center_crop import resize_center_crop
 from edge.inference.engine import LoadedModel
-from edge.errors import BadRequest
 from edge.inference.image_decode import decode_image
 from edge.inference.letterbox import Letterbox, letterbox
-from edge.inference.postprocess import postprocess
 from edge.inference.options import PredictOptions
+from edge.inference.postprocess import postprocess
 from edge.inference.prediction import Prediction
 
 

@@ -91,8 +91,3 @@ class ShapePools:
 
     def oldest_age(self) -> float:
         return max((p.oldest_age() for p in self._snapshot()), default=0.0)
-
-    @property
-    def shapes(self) -> list[tuple[int, int]]:
-        with self._lock:
-            return list(self._pools)

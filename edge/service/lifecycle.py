@@ -61,11 +61,9 @@ class ServiceLifecycle:
         self.stuck_after = stuck_after or float(os.environ.get("YOLO_EDGE_STUCK_AFTER_S", DEFAULT_STUCK_AFTER_S))
         self.extra_checks = list(extra_checks)
         self.url = ""
-        self._phase = "starting"
         self._retired: list[ModelSet] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._reload_wanted = asyncio.Event()
-        self._reloads_done = 0
 
     # --- start -----------------------------------------------------------------------------------
     @contextlib.asynccontextmanager
@@ -89,7 +87,6 @@ class ServiceLifecycle:
     def serving(self, url: str) -> None:
         """The socket listens and every model is compiled and warmed: READY=1."""
         self.url = url
-        self._phase = "serving"
         self.notifier.ready(self.describe())
         logger.info("ready: %s", self.describe())
         self._spawn(self._reload_loop(), "reload")
@@ -135,14 +132,12 @@ class ServiceLifecycle:
         finally:
             extender.cancel()
         self._retired.append(retired.models)
-        self._reloads_done += 1
         self.notifier.ready(self.describe())
         return True
 
     # --- stop --------------------------------------------------------------------------------------
     def stopping(self) -> None:
         """STOPPING=1; /readyz turns 503 and new requests are refused while in-flight ones finish."""
-        self._phase = "stopping"
         self.state.ready = False
         self.notifier.stopping(f"stopping: finishing {self.state.pending} requests in flight")
 

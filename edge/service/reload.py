@@ -19,7 +19,7 @@ from edge.inference.engine import Engine
 from edge.inference.model_set import load_model_set
 from edge.inference.predictor import Predictor
 from edge.service.keys import KeyRing, load_keyring
-from edge.service.state import Serving, ServiceState
+from edge.service.state import ServiceState, Serving
 
 logger = logging.getLogger(__name__)
 

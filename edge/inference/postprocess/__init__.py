@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from edge.inference.letterbox import Letterbox
-from edge.inference.repository import ModelSpec
+from edge.inference.options import PredictOptions
 from edge.inference.postprocess.classify import postprocess_classify
 from edge.inference.postprocess.detect import postprocess_detect
 from edge.inference.postprocess.obb import postprocess_obb
 from edge.inference.postprocess.pose import postprocess_pose
 from edge.inference.postprocess.segment import postprocess_segment
-from edge.inference.options import PredictOptions
 from edge.inference.prediction import Prediction
+from edge.inference.repository import ModelSpec
 
 __all__ = ["postprocess", "postprocess_classify", "postprocess_detect", "postprocess_obb",
            "postprocess_pose", "postprocess_segment"]

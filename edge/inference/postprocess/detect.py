@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge.inference.letterbox import Letterbox
-from edge.inference.postprocess.nms import MAX_NMS, batched_nms
 from edge.inference.options import PredictOptions
+from edge.inference.postprocess.nms import MAX_NMS, batched_nms
 from edge.inference.prediction import Prediction
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from edge.inference.letterbox import Letterbox
-from edge.inference.postprocess.nms_rotated import batched_nms_rotated
-from edge.inference.postprocess.detect import Candidates, run_end2end, select_candidates
 from edge.inference.options import PredictOptions
+from edge.inference.postprocess.detect import Candidates, run_end2end, select_candidates
+from edge.inference.postprocess.nms_rotated import batched_nms_rotated
 from edge.inference.prediction import Prediction
 
 

@@ -20,8 +20,8 @@ import cv2
 import numpy as np
 
 from edge.inference.letterbox import Letterbox
-from edge.inference.postprocess.detect import boxes_to_original, run_end2end, run_nms, to_original
 from edge.inference.options import PredictOptions
+from edge.inference.postprocess.detect import boxes_to_original, run_end2end, run_nms, to_original
 from edge.inference.prediction import Prediction
 
 
