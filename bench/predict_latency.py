@@ -23,6 +23,7 @@ import openvino as ov
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from edge.inference.compile_options import compile_properties  # noqa: E402
 from edge.inference.engine import embed_preprocessing  # noqa: E402
 from edge.inference.letterbox import letterbox  # noqa: E402
 from tests.support.daemon import link_models, start_daemon  # noqa: E402
@@ -41,7 +42,7 @@ def main() -> int:
 
     core = ov.Core()
     model = embed_preprocessing(core.read_model(next(args.model.glob("*.xml"))))
-    compiled = core.compile_model(model, "CPU", {"PERFORMANCE_HINT": "LATENCY"})
+    compiled = core.compile_model(model, "CPU", compile_properties("CPU", "LATENCY"))
     request = compiled.create_infer_request()
     tensor, _ = letterbox(cv2.imread(str(image_path)), (640, 640))
     tensor = tensor[None]

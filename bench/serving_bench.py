@@ -83,6 +83,7 @@ def bench_engine(model_dir: Path, images: list[Path], duration: float) -> dict[s
     """Throughput (THROUGHPUT hint, optimal async requests) and batch-1 latency (LATENCY hint)."""
     import openvino as ov
 
+    from edge.inference.compile_options import compile_properties
     from edge.inference.engine import embed_preprocessing
     from edge.inference.letterbox import letterbox
     from edge.inference.repository import read_model_folder
@@ -100,7 +101,7 @@ def bench_engine(model_dir: Path, images: list[Path], duration: float) -> dict[s
     def compiled(hint: str) -> ov.CompiledModel:
         model = core.read_model(spec.xml)
         model.reshape([1, 3, *spec.imgsz])
-        return core.compile_model(embed_preprocessing(model), "CPU", {"PERFORMANCE_HINT": hint})
+        return core.compile_model(embed_preprocessing(model), "CPU", compile_properties("CPU", hint))
 
     # Throughput: keep every request busy for ``duration`` seconds.
     model = compiled("THROUGHPUT")

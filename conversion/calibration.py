@@ -14,7 +14,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from conversion.progress import Progress
+from conversion.progress import Progress, track
 from edge.inference.center_crop import resize_center_crop
 from edge.inference.letterbox import Letterbox, letterbox
 
@@ -67,13 +67,8 @@ class LetterboxedImages(Sequence[np.ndarray]):
         return model_input(read_bgr(self.paths[index]), self.imgsz, self.stride, self.task)
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        bar = self.progress.bar(total=len(self), desc=self.label) if self.progress else None
-        for i in range(len(self)):
+        for i in track(range(len(self)), self.progress, self.label):
             yield self[i]
-            if bar is not None:
-                bar.update(1)
-        if bar is not None:
-            bar.close()
 
 
 def nncf_dataset(paths: Sequence[Path], imgsz: tuple[int, int], stride: int, progress: Progress | None,

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from conversion.calibration import classify_input, read_bgr
-from conversion.progress import Progress
+from conversion.progress import Progress, track
 
 TOP_K = 5
 
@@ -25,15 +25,10 @@ def predict_topk(compiled: Any, paths: Sequence[Path], size: int, progress: Prog
                  desc: str = "validate") -> list[np.ndarray]:
     """For each image, the class indices of the ``TOP_K`` largest outputs, most probable first."""
     request = compiled.create_infer_request()
-    bar = progress.bar(total=len(paths), desc=desc) if progress else None
     out: list[np.ndarray] = []
-    for path in paths:
+    for path in track(paths, progress, desc):
         probs = np.asarray(request.infer({0: classify_input(read_bgr(path), size)})[compiled.output(0)]).reshape(-1)
         out.append(np.argsort(-probs, kind="stable")[:TOP_K])
-        if bar is not None:
-            bar.update(1)
-    if bar is not None:
-        bar.close()
     return out
 
 

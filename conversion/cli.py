@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
 
     nncf.set_log_level(logging.WARNING)
     os.environ.setdefault("YOLO_OFFLINE", "1") if not os.environ.get("YOLO_EDGE_ONLINE") else None
-    from conversion.pipeline import Options, run
+    from conversion.options import Options
+    from conversion.pipeline import run
 
     try:
         opts = Options(

@@ -18,7 +18,7 @@ import numpy as np
 
 from conversion.calibration import read_bgr, to_input
 from conversion.dataset import label_path
-from conversion.progress import Progress
+from conversion.progress import Progress, track
 
 #: Ultralytics' validation thresholds (``conf=0.001``, ``iou=0.7``) and predict default for references.
 VAL_CONF, VAL_IOU, REFERENCE_CONF = 0.001, 0.7, 0.25
@@ -54,9 +54,8 @@ def predict(compiled: Any, paths: Sequence[Path], imgsz: tuple[int, int], stride
     from ultralytics.utils.nms import non_max_suppression
 
     request = compiled.create_infer_request()
-    bar = progress.bar(total=len(paths), desc=desc) if progress else None
     out: list[Detections] = []
-    for path in paths:
+    for path in track(paths, progress, desc):
         image = read_bgr(path)
         tensor, box = to_input(image, imgsz, stride)
         raw = request.infer({0: tensor})[compiled.output(0)]
@@ -72,8 +71,6 @@ def predict(compiled: Any, paths: Sequence[Path], imgsz: tuple[int, int], stride
             boxes[:, 2] /= box.gain_x
             boxes[:, 3] /= box.gain_y
             out.append(Detections(boxes, det[:, 4].copy(), det[:, 5].astype(np.int64)))
-            if bar is not None:
-                bar.update(1)
             continue
         boxes = det[:, :4].copy()
         boxes[:, [0, 2]] = (boxes[:, [0, 2]] - box.pad[0]) / box.gain_x
@@ -82,10 +79,6 @@ def predict(compiled: Any, paths: Sequence[Path], imgsz: tuple[int, int], stride
         boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
         boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
         out.append(Detections(boxes, det[:, 4].copy(), det[:, 5].astype(np.int64)))
-        if bar is not None:
-            bar.update(1)
-    if bar is not None:
-        bar.close()
     return out
 
 

@@ -1,32 +1,35 @@
-"""Progress bars (tqdm on stderr) that a quiet mode turns off."""
+"""Progress bars (tqdm on stderr) that a quiet mode turns off: ``track`` is the one way to show one."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 
-
-class _Silent:
-    def update(self, n: int = 1) -> None:
-        pass
-
-    def set_postfix_str(self, text: str) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Progress:
-    """Makes bars for long steps; with ``quiet`` every bar is silent."""
+    """Whether long steps show bars; with ``quiet`` they show none."""
 
     quiet: bool = False
 
-    def bar(self, total: int | None, desc: str) -> Any:
-        if self.quiet:
-            return _Silent()
-        from tqdm import tqdm
 
-        return tqdm(total=total, desc=desc, file=sys.stderr, leave=False, dynamic_ncols=True)
+def track(items: Iterable[T], progress: Progress | None, desc: str, total: int | None = None) -> Iterator[T]:
+    """Yield ``items``, one bar tick per item (``total`` defaults to ``len(items)``).
+
+    No bar when ``progress`` is None or quiet. The bar is closed when the items run out or the
+    loop is left early.
+    """
+    if progress is None or progress.quiet:
+        yield from items
+        return
+    from tqdm import tqdm
+
+    bar = tqdm(items, total=total, desc=desc, file=sys.stderr, leave=False, dynamic_ncols=True)
+    try:
+        yield from bar
+    finally:
+        bar.close()

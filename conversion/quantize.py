@@ -34,6 +34,17 @@ ULTRALYTICS = Recipe(name="ultralytics")
 DEFAULT = Recipe(name="yolo-edge", float_outputs=True, fast_bias_correction=False)
 RECIPES = {r.name: r for r in (ULTRALYTICS, DEFAULT)}
 
+
+def describe(recipe: Recipe, task: str = "detect") -> str:
+    """One sentence for the report: what ``recipe`` keeps in float and how it corrects biases."""
+    parts = [f"NNCF {recipe.preset} preset"]
+    if task != "classify":  # Ultralytics ignores nothing in a Classify head
+        parts.append("Ultralytics' head scope (box decoding, DFL, sigmoid) in float")
+    if recipe.float_outputs:
+        parts.append("output-feeding layers in float")
+    parts.append("full bias correction" if not recipe.fast_bias_correction else "fast bias correction")
+    return "; ".join(parts) + "."
+
 #: --device -> NNCF target device (the hardware config decides which ops get quantized).
 TARGET_DEVICES = {"CPU": "CPU", "GPU": "GPU", "NPU": "NPU", "AUTO": "ANY"}
 

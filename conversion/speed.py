@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from conversion.progress import Progress
+from conversion.progress import Progress, track
+from edge.inference.compile_options import compile_properties  # what the daemon compiles with
 
 
 @dataclass(frozen=True)
@@ -76,24 +77,19 @@ def benchmark(models: dict[str, Any], device: str, tensor: np.ndarray, seconds: 
     import openvino as ov
 
     core = core or ov.Core()
-    latency = {k: core.compile_model(m, device, {"PERFORMANCE_HINT": "LATENCY"}) for k, m in models.items()}
-    through = {k: core.compile_model(m, device, {"PERFORMANCE_HINT": "THROUGHPUT"}) for k, m in models.items()}
+    latency = {k: core.compile_model(m, device, compile_properties(device, "LATENCY")) for k, m in models.items()}
+    through = {k: core.compile_model(m, device, compile_properties(device, "THROUGHPUT")) for k, m in models.items()}
     samples: dict[str, list[float]] = {k: [] for k in models}
     frames = {k: 0 for k in models}
     elapsed = {k: 0.0 for k in models}
     nreq = {k: 1 for k in models}
-    bar = progress.bar(total=rounds * len(models), desc="benchmark") if progress else None
     share = seconds / rounds / 2
-    for _ in range(rounds):
-        for k in models:
-            samples[k] += _latency(latency[k], tensor, share)
-            n, t, nreq[k] = _throughput(through[k], tensor, share)
-            frames[k] += n
-            elapsed[k] += t
-            if bar is not None:
-                bar.update(1)
-    if bar is not None:
-        bar.close()
+    turns = [k for _ in range(rounds) for k in models]  # the models take turns, round after round
+    for k in track(turns, progress, "benchmark"):
+        samples[k] += _latency(latency[k], tensor, share)
+        n, t, nreq[k] = _throughput(through[k], tensor, share)
+        frames[k] += n
+        elapsed[k] += t
     return {
         k: Speed(
             latency_ms=float(np.median(samples[k])),

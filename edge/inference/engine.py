@@ -22,9 +22,10 @@ import numpy as np
 import openvino as ov
 
 from edge.errors import DeviceError, ModelError
+from edge.inference.compile_options import compile_properties, static_per_shape
 from edge.inference.infer_pool import InferPool, T
 from edge.inference.repository import ModelSpec
-from edge.inference.shape_pools import ShapePools, cpu_has_amx_int8
+from edge.inference.shape_pools import ShapePools
 
 logger = logging.getLogger(__name__)
 
@@ -183,23 +184,6 @@ class Engine:
             raise DeviceError(f"{spec.model_id}: compiling for {self.device} failed: {exc}") from None
         optimal = compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")
         return InferPool(compiled, self.infer_requests or max(int(optimal), 1), solo)
-
-
-def static_per_shape(device: str, precision: str, dynamic: bool) -> bool:
-    """Whether a model runs as one static compilation per input shape (``shape_pools``): INT8 with
-    dynamic shapes on a CPU with AMX, as Ultralytics runs it there."""
-    return dynamic and precision == "int8" and device == "CPU" and cpu_has_amx_int8()
-
-
-def compile_properties(device: str, hint: str) -> dict[str, str]:
-    """What every compilation of ours asks for. On CPU, f32 arithmetic: CPUs with AMX or AVX512-BF16
-    (Xeon since Sapphire Rapids) otherwise default to bf16, whose rounding moves boxes by pixels and
-    confidences by points, differently for graphs that are equal in f32 (pre-processing in the graph
-    or not, static or dynamic shapes); the answer would depend on the CPU model. INT8 layers stay INT8."""
-    properties = {"PERFORMANCE_HINT": hint}
-    if device.split(":")[0] == "CPU":
-        properties["INFERENCE_PRECISION_HINT"] = "f32"
-    return properties
 
 
 def embed_preprocessing(model: ov.Model) -> ov.Model:

@@ -12,20 +12,12 @@ import asyncio
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
 from edge.inference.infer_pool import InferPool, T
 
 MAX_SHAPES = 8  # a camera or an app sends a few image shapes; each compiled shape costs ~10-30 MB
-
-
-def cpu_has_amx_int8(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
-    try:
-        return "amx_int8" in cpuinfo.read_text()
-    except OSError:
-        return False
 
 
 class ShapePools:

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.inference.engine import compile_properties, static_per_shape
+from edge.inference.compile_options import compile_properties, static_per_shape
 from edge.inference.letterbox import letterbox
 from edge.inference.options import PredictOptions
 from edge.inference.prediction import Prediction

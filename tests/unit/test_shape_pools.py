@@ -12,8 +12,9 @@ import openvino as ov
 from openvino import opset13 as ops
 
 from edge.inference import shape_pools
+from edge.inference.compile_options import cpu_has_amx_int8
 from edge.inference.infer_pool import InferPool
-from edge.inference.shape_pools import ShapePools, cpu_has_amx_int8
+from edge.inference.shape_pools import ShapePools
 
 
 def summing_pool(hw: tuple[int, int], compiled: list[tuple[int, int]]) -> InferPool:
