@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from edge.inference.letterbox import Letterbox
@@ -18,27 +20,36 @@ __all__ = ["postprocess", "postprocess_classify", "postprocess_detect", "postpro
            "postprocess_pose", "postprocess_segment"]
 
 
+Postprocessor = Callable[[list[np.ndarray], Letterbox, ModelSpec, PredictOptions], Prediction]
+
+
+def _pose(outputs: list[np.ndarray], lb: Letterbox, spec: ModelSpec, options: PredictOptions) -> Prediction:
+    if spec.kpt_shape is None:
+        raise ValueError(f"model {spec.model_id}: a pose model needs kpt_shape")
+    return postprocess_pose(outputs, lb, len(spec.names), options, spec.kpt_shape, spec.end2end)
+
+
+# One entry per task of the letterboxed kind; a new task registers here.
+LETTERBOXED: dict[str, Postprocessor] = {
+    "detect": lambda o, lb, spec, opt: postprocess_detect(o, lb, len(spec.names), opt, spec.end2end),
+    "segment": lambda o, lb, spec, opt: postprocess_segment(o, lb, len(spec.names), opt, spec.end2end),
+    "obb": lambda o, lb, spec, opt: postprocess_obb(o, lb, len(spec.names), opt, spec.end2end),
+    "pose": _pose,
+}
+
+
 def postprocess(task: str, outputs: list[np.ndarray], lb: Letterbox | tuple[int, int], spec: ModelSpec,
                 options: PredictOptions) -> Prediction:
-    """Dispatch on ``task`` (one of ``edge.inference.repository.TASKS``).
+    """The ``Prediction`` of ``task`` (one of ``edge.inference.repository.TASKS``).
 
     ``outputs`` are the model outputs of one image (batch 1), in any order for segment. ``lb`` maps
     input pixels back to the original image; classify models are not letterboxed, so for them the
     original (height, width) is enough.
     """
-    nc = len(spec.names)
     if task == "classify":
-        return postprocess_classify(outputs, lb, nc)
+        return postprocess_classify(outputs, lb, len(spec.names))
+    if task not in LETTERBOXED:
+        raise ValueError(f"unknown task {task!r}")
     if not isinstance(lb, Letterbox):
         raise TypeError(f"task {task} needs the Letterbox of the image, got {type(lb).__name__}")
-    if task == "detect":
-        return postprocess_detect(outputs, lb, nc, options, spec.end2end)
-    if task == "segment":
-        return postprocess_segment(outputs, lb, nc, options, spec.end2end)
-    if task == "pose":
-        if spec.kpt_shape is None:
-            raise ValueError(f"model {spec.model_id}: a pose model needs kpt_shape")
-        return postprocess_pose(outputs, lb, nc, options, spec.kpt_shape, spec.end2end)
-    if task == "obb":
-        return postprocess_obb(outputs, lb, nc, options, spec.end2end)
-    raise ValueError(f"unknown task {task!r}")
+    return LETTERBOXED[task](outputs, lb, spec, options)
