@@ -86,7 +86,7 @@ def run_snapshot(args: argparse.Namespace) -> int:
     when = time.time()
     logger.info("frame %dx%d from %s in %.2f s", image.shape[1], image.shape[0], redact(source), time.monotonic() - t0)
     specs = scan(config.models.dir)
-    engine = Engine(config.models.device, config.models.cache_dir, config.models.infer_requests)
+    engine = Engine.from_config(config.models)
     if model_id not in specs:
         known = ", ".join(sorted(specs)) or "none"
         raise ModelNotFound(f"model {model_id!r} is not in {config.models.dir}; models there: {known}")

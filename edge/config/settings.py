@@ -49,6 +49,10 @@ class ModelsConfig:
     cache_dir: Path | None = Path("var/cache/openvino")
     # Parallel inference requests per compiled shape; 0 lets OpenVINO choose for throughput.
     infer_requests: int = _rule(0, lambda v: v >= 0, "an integer >= 0")
+    # CPU arithmetic for the layers that are not INT8: f32 answers as Ultralytics does on any CPU; bf16
+    # (or auto, the CPU's own default: bf16 on AMX Xeons) runs FP32 models ~1.5x faster there, with
+    # boxes moved by pixels (docs/benchmark.md, "Precision and shapes").
+    cpu_precision: str = _rule("f32", lambda v: v in ("f32", "bf16", "auto"), "f32, bf16 or auto")
 
 
 @dataclass(frozen=True)

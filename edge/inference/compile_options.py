@@ -7,14 +7,15 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def compile_properties(device: str, hint: str) -> dict[str, str]:
-    """What every compilation of ours asks for. On CPU, f32 arithmetic: CPUs with AMX or AVX512-BF16
-    (Xeon since Sapphire Rapids) otherwise default to bf16, whose rounding moves boxes by pixels and
-    confidences by points, differently for graphs that are equal in f32 (pre-processing in the graph
-    or not, static or dynamic shapes); the answer would depend on the CPU model. INT8 layers stay INT8."""
+def compile_properties(device: str, hint: str, cpu_precision: str = "f32") -> dict[str, str]:
+    """What every compilation of ours asks for. On CPU, f32 arithmetic by default: CPUs with AMX or
+    AVX512-BF16 (Xeon since Sapphire Rapids) otherwise default to bf16, whose rounding moves boxes by
+    pixels and confidences by points, differently for graphs that are equal in f32 (pre-processing in
+    the graph or not, static or dynamic shapes); the answer would depend on the CPU model. INT8 layers
+    stay INT8. ``cpu_precision`` "bf16" or "auto" (the CPU's default) trade that for speed."""
     properties = {"PERFORMANCE_HINT": hint}
-    if device.split(":")[0] == "CPU":
-        properties["INFERENCE_PRECISION_HINT"] = "f32"
+    if device.split(":")[0] == "CPU" and cpu_precision != "auto":
+        properties["INFERENCE_PRECISION_HINT"] = cpu_precision
     return properties
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import openvino as ov
 
+from edge.config.settings import ModelsConfig
 from edge.errors import DeviceError, ModelError
 from edge.inference.compile_options import compile_properties, static_per_shape
 from edge.inference.infer_pool import InferPool, T
@@ -101,11 +102,13 @@ class LoadedModel:
 class Engine:
     """An OpenVINO ``Core`` with the compile cache on, compiling models for one device."""
 
-    def __init__(self, device: str = "CPU", cache_dir: Path | None = None, infer_requests: int = 0) -> None:
+    def __init__(self, device: str = "CPU", cache_dir: Path | None = None, infer_requests: int = 0,
+                 cpu_precision: str = "f32") -> None:
         cap_malloc_arenas()
         self.core = ov.Core()
         self.device = device
         self.infer_requests = infer_requests
+        self.cpu_precision = cpu_precision
         self._lock = threading.Lock()
         wanted = device.split(":")[0]
         if wanted not in ("AUTO", "MULTI", "HETERO") and not self._present(device):
@@ -114,6 +117,10 @@ class Engine:
         if cache_dir is not None:
             cache_dir.mkdir(parents=True, exist_ok=True)
             self.core.set_property({"CACHE_DIR": str(cache_dir)})
+
+    @classmethod
+    def from_config(cls, models: ModelsConfig) -> Engine:
+        return cls(models.device, models.cache_dir, models.infer_requests, models.cpu_precision)
 
     def _present(self, device: str) -> bool:
         """Ask ``device``'s own plugin only: listing every device loads every plugin (~18 MB of RSS)."""
@@ -176,9 +183,11 @@ class Engine:
                 # (one stream per core) for load, and on CPU a LATENCY compilation for a lone request
                 # (all cores on one image): about half the latency at concurrency 1 for ~35 MB of RSS.
                 lean = self.infer_requests == 1
+                hint = "LATENCY" if lean else "THROUGHPUT"
                 compiled = self.core.compile_model(model, self.device,
-                                                   compile_properties(self.device, "LATENCY" if lean else "THROUGHPUT"))
-                solo = self.core.compile_model(model, self.device, compile_properties(self.device, "LATENCY")) \
+                                                   compile_properties(self.device, hint, self.cpu_precision))
+                solo = self.core.compile_model(model, self.device,
+                                               compile_properties(self.device, "LATENCY", self.cpu_precision)) \
                     if self.device == "CPU" and not lean else None
         except RuntimeError as exc:
             raise DeviceError(f"{spec.model_id}: compiling for {self.device} failed: {exc}") from None

@@ -30,14 +30,15 @@ RESTART_ONLY_SECTIONS = ("cameras", "mqtt")
 
 def same_engine(old: Config, new: Config) -> bool:
     a, b = old.models, new.models
-    return (a.device, a.cache_dir, a.infer_requests) == (b.device, b.cache_dir, b.infer_requests)
+    return (a.device, a.cache_dir, a.infer_requests, a.cpu_precision) == \
+        (b.device, b.cache_dir, b.infer_requests, b.cpu_precision)
 
 
 def load_serving(config: Config, keys: KeyRing, executor: Executor, engine: Engine | None = None,
                  progress: Callable[[str], None] | None = None) -> Serving:
     """Blocking: open ``engine`` unless given, compile and warm every model of ``models.dir``."""
     if engine is None:
-        engine = Engine(config.models.device, config.models.cache_dir, config.models.infer_requests)
+        engine = Engine.from_config(config.models)
     models = load_model_set(engine, config, progress)
     return Serving(config, keys, engine, models, Predictor(executor, int(config.server.max_image_mpix * 1e6)))
 
