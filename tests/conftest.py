@@ -21,6 +21,8 @@ def reference_at_f32() -> None:
     import openvino as ov
 
     class F32Core(ov.Core):
+        native = ov.Core  # the unpatched class, for tests of the device's own defaults
+
         def __init__(self, *args: object, **kwargs: object) -> None:
             super().__init__(*args, **kwargs)
             self.set_property("CPU", {"INFERENCE_PRECISION_HINT": "f32"})
