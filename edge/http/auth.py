@@ -20,9 +20,9 @@ def api_key_of(request: web.Request) -> str | None:
 
 def require_key(request: web.Request, key: str | None = None,
                 where: str = "send it in the 'x-api-key' header") -> None:
-    """``key``: the one a dialect found (DeepStack's form ``api_key``); else the request's headers.
+    """``key``: the one a dialect found (DOODS's header, even empty); None: the request's headers.
     ``where`` finishes the message for a missing key, in the dialect's words."""
-    key = key or api_key_of(request)
+    key = key if key is not None else api_key_of(request)
     if not request.app[STATE].serving.keys.check(key):
         if key:
             raise errors.Unauthorized("the API key is not valid for this device")

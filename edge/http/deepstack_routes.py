@@ -82,7 +82,7 @@ async def detect(request: web.Request, model_id: str | None, command: str) -> we
     with Admission(state):  # before the lookup: while not ready the answer is 503, not 404
         serving = state.serving
         form = await read_form(request)
-        require_dialect_key(request, single(form, "api_key"), KEY_WHERE)
+        require_dialect_key(request, single(form, "api_key") or None, KEY_WHERE)  # Frigate sends "" for none
         dialects = serving.config.dialects
         models = serving.models
         model = models.detector(model_id) if model_id else models.default_detector(dialects.detect_model)
@@ -140,7 +140,7 @@ async def custom_list(request: web.Request) -> web.Response:
     serving = request.app[STATE].serving
     key = None
     if request.content_type in FORM_TYPES and request.can_read_body:  # CodeProject.AI clients post nothing
-        key = single(await read_form(request), "api_key")
+        key = single(await read_form(request), "api_key") or None
     require_dialect_key(request, key, KEY_WHERE)
     models = [m.spec.model_id for m in serving.models.detectors()]
     return json_response({"success": True, "models": models,

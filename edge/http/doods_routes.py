@@ -100,6 +100,7 @@ async def detect(request: web.Request) -> web.Response:
         serving = state.serving
         require_dialect_key(request, request.headers.get("doods-auth-key"), KEY_WHERE)
         body = await read_json(request)
+        check_types(body)
         model = detector_named(serving.models, body.get("detector_name") or "default",
                                serving.config.dialects.detect_model)
         thresholds = confidences(body.get("detect"), "detect")
@@ -116,7 +117,7 @@ async def detect(request: web.Request) -> web.Response:
     answer: dict[str, Any] = {"detections": matches(pred, model.spec.names, thresholds, regions),
                               "duration": round(duration, 3)}
     if body.get("id") is not None:
-        answer = {"id": str(body["id"]), **answer}
+        answer = {"id": body["id"], **answer}
     return json_response(answer)
 
 
@@ -129,6 +130,20 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise errors.BadRequest("the body must be a JSON object (a detect request)")
     return body
+
+
+KIND_WORDS = {str: "a string", float: "a number", list: "a list", dict: "an object"}
+TYPES: dict[str, tuple[type, ...]] = {"id": (str,), "detector_name": (str,), "data": (str,), "image": (str,),
+                                      "throttle": (int, float), "preprocess": (list,), "detect": (dict,),
+                                      "regions": (list,)}
+
+
+def check_types(body: dict[str, Any]) -> None:
+    """doods2's ``DetectRequest`` field types (null allowed); unknown fields are ignored, as it does."""
+    for name, kinds in TYPES.items():
+        value = body.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, kinds)):
+            raise errors.BadRequest(f"{name} must be {KIND_WORDS[kinds[-1]]}")
 
 
 def detector_named(models: ModelSet, name: Any, preferred: str) -> LoadedModel:
@@ -172,9 +187,14 @@ def region(value: Any, i: int) -> Region:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise errors.BadRequest(f"{where}.{side} must be a number (a 0-1 fraction of the image)")
         sides[side] = float(v)
-    rid = value.get("id")
-    return Region(**sides, detect=confidences(value.get("detect"), f"{where}.detect"),
-                  covers=bool(value.get("covers", False)), id=None if rid is None else str(rid))
+    rid, covers = value.get("id"), value.get("covers", False)
+    if rid is not None and not isinstance(rid, str):
+        raise errors.BadRequest(f"{where}.id must be a string")
+    if not isinstance(covers, bool):
+        raise errors.BadRequest(f"{where}.covers must be true or false")
+    if "detect" not in value:
+        raise errors.BadRequest(f"{where}.detect is required: labels to confidences in percent")
+    return Region(**sides, detect=confidences(value["detect"], f"{where}.detect"), covers=covers, id=rid)
 
 
 async def image_data(data: Any, config: Any) -> bytes:
