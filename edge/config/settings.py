@@ -28,15 +28,6 @@ def is_model_id_or_empty(value: str) -> bool:
     return set(value) <= MODEL_ID_CHARS and not value.startswith(".")
 
 
-def is_zmq_endpoint(value: str) -> bool:
-    if not value:
-        return True
-    if value.startswith("ipc://"):
-        return len(value) > len("ipc://")
-    host, _, port = value.removeprefix("tcp://").rpartition(":")
-    return value.startswith("tcp://") and bool(host) and port.isdigit() and 1 <= int(port) <= 65535
-
-
 @dataclass(frozen=True)
 class ServerConfig:
     host: str = "0.0.0.0"
@@ -90,8 +81,6 @@ class DialectsConfig:
     # false: the DeepStack/CodeProject.AI and DOODS routes answer without an API key, as CodeProject.AI
     # does (Blue Iris, Agent DVR and the codeproject-ai-api client send none); HUB and Platform still need one.
     require_key: bool = True
-    # Frigate's ZMQ detector protocol on this endpoint (tcp://host:port or ipc:///path); empty: off.
-    zmq_endpoint: str = _rule("", is_zmq_endpoint, "empty, tcp://<host>:<port> or ipc://<path>")
 
 
 @dataclass(frozen=True)
