@@ -21,8 +21,11 @@ from edge.config.rules import rule as _rule
 from edge.errors import ConfigError
 
 DEVICES = ("CPU", "GPU", "NPU", "AUTO")
+MODEL_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
 
+def is_model_id_or_empty(value: str) -> bool:
+    return set(value) <= MODEL_ID_CHARS and not value.startswith(".")
 
 
 @dataclass(frozen=True)
@@ -70,11 +73,27 @@ class UrlFetchConfig:
 
 
 @dataclass(frozen=True)
+class DialectsConfig:
+    """The NVR and home-automation dialects (docs/integrations.md)."""
+
+    # The MODEL_ID behind DeepStack's /v1/vision/detection and DOODS's "default" detector; empty: the
+    # first served model (by MODEL_ID) that finds boxes. Checked against the served models at start.
+    detect_model: str = _rule("", is_model_id_or_empty, "a MODEL_ID (letters, digits, '.', '_', '-') or empty")
+    # DeepStack answers carry at most this many predictions, best first: Frigate's deepstack detector
+    # writes them into a fixed 20-row array and fails on a 21st.
+    deepstack_max_predictions: int = _rule(20, lambda v: 1 <= v <= 300, "an integer from 1 to 300")
+    # false: the DeepStack/CodeProject.AI and DOODS routes answer without an API key, as CodeProject.AI
+    # does (Blue Iris, Agent DVR and the codeproject-ai-api client send none); HUB and Platform still need one.
+    require_key: bool = True
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     models: ModelsConfig = field(default_factory=ModelsConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
     url_fetch: UrlFetchConfig = field(default_factory=UrlFetchConfig)
+    dialects: DialectsConfig = field(default_factory=DialectsConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     cameras: list[CameraConfig] = field(default_factory=list)
     source: Path | None = None  # the file this came from, for messages

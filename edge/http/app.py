@@ -14,6 +14,8 @@ from aiohttp import web
 from edge.config.settings import Config
 from edge.http.app_keys import LIMITER, STATE
 from edge.http.camera_routes import add_camera_routes
+from edge.http.deepstack_routes import add_deepstack_routes
+from edge.http.doods_routes import add_doods_routes
 from edge.http.error_mapping import error_middleware
 from edge.http.hub_routes import add_hub_routes
 from edge.http.metrics import install_metrics
@@ -56,6 +58,8 @@ def create_app(config: Config, keys: KeyRing | None = None) -> web.Application:
     add_ops_routes(app)
     add_hub_routes(app)
     add_platform_routes(app)
+    add_deepstack_routes(app)
+    add_doods_routes(app)
     add_camera_routes(app)  # after serving_ctx: the cameras start once the models are ready
     app.router.add_get("/openapi.json", openapi_handler)
     return app

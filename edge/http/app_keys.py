@@ -25,5 +25,8 @@ LIMITER = web.AppKey("limiter", RateLimiter)  # per-key request rates (server.ra
 CAMERAS = web.AppKey("cameras", CameraSlot)
 # Extra /readyz detail (e.g. camera state): callables returning a dict merged into the body.
 READY_DETAIL = web.AppKey("ready_detail", list)
-# A dialect's error envelope (message -> JSON body), set on the request by that dialect's handlers.
-ERROR_BODY = web.RequestKey("error_body", Callable[[str], dict[str, Any]])  # type: ignore[arg-type]
+# A dialect's error envelope ((message, status) -> JSON body), set on the request by that dialect's handlers.
+ERROR_BODY = web.RequestKey("error_body", Callable[[str, int], dict[str, Any]])  # type: ignore[arg-type]
+# Error envelopes by path, for answers no dialect handler wrote (404, 405): (path, body); a path ending
+# in "/" covers everything under it. Each dialect's route module adds its own.
+ERROR_BODY_BY_PATH = web.AppKey("error_body_by_path", list)

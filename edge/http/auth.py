@@ -1,5 +1,5 @@
-"""The API key of a request (``x-api-key`` or ``Authorization: Bearer``), checked against the served
-keys, then the per-key rate limit."""
+"""The API key of a request (``x-api-key`` or ``Authorization: Bearer``, or where a dialect carries it),
+checked against the served keys, then the per-key rate limit."""
 
 from __future__ import annotations
 
@@ -18,12 +18,26 @@ def api_key_of(request: web.Request) -> str | None:
     return key
 
 
-def require_key(request: web.Request) -> None:
-    key = api_key_of(request)
+def require_key(request: web.Request, key: str | None = None,
+                where: str = "send it in the 'x-api-key' header") -> None:
+    """``key``: the one a dialect found (DOODS's header, even empty); None: the request's headers.
+    ``where`` finishes the message for a missing key, in the dialect's words."""
+    key = key if key is not None else api_key_of(request)
     if not request.app[STATE].serving.keys.check(key):
         if key:
             raise errors.Unauthorized("the API key is not valid for this device")
-        raise errors.Unauthorized("missing API key: send it in the 'x-api-key' header")
+        raise errors.Unauthorized(f"missing API key: {where}")
     limiter = request.app[LIMITER]
     if limiter:  # after the key check, so a wrong key cannot drain a good key's bucket
         limiter.check(key or request.remote or "")
+
+
+def require_dialect_key(request: web.Request, key: str | None, where: str) -> None:
+    """For the NVR dialects: as ``require_key``, unless ``dialects.require_key`` is false (then only the
+    rate limit, per client address, applies)."""
+    if request.app[STATE].serving.config.dialects.require_key:
+        require_key(request, key, where)
+        return
+    limiter = request.app[LIMITER]
+    if limiter:
+        limiter.check(key or api_key_of(request) or request.remote or "")

@@ -1,6 +1,7 @@
 """The one place that maps errors to HTTP: ``STATUS`` gives each ``edge.errors`` class its status,
 ``error_middleware`` turns any exception into that status and the dialect's JSON error envelope
-(HUB: ``{"success": false, "message"}``; a route module may set another through ``ERROR_BODY``)."""
+(HUB: ``{"success": false, "message"}``; a route module may set another through ``ERROR_BODY``, a
+callable given the message and the status)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from edge import errors
-from edge.http.app_keys import ERROR_BODY, STATE
+from edge.http.app_keys import ERROR_BODY, ERROR_BODY_BY_PATH, STATE
 from edge.http.responses import json_response
 
 logger = logging.getLogger(__name__)
@@ -33,21 +34,35 @@ STATUS: list[tuple[type[errors.EdgeError], int]] = [  # most specific first
 ]
 
 
-def hub_error_body(message: str) -> dict[str, Any]:
+ErrorBody = Callable[[str, int], dict[str, Any]]
+
+
+def hub_error_body(message: str, status: int) -> dict[str, Any]:
     return {"success": False, "message": message}
 
 
-def error_body(request: web.Request) -> Callable[[str], dict[str, Any]]:
-    return request.get(ERROR_BODY, hub_error_body)
+def error_body(request: web.Request) -> ErrorBody:
+    """The envelope the handler set; else the one registered for the path (404, 405); else HUB's."""
+    body = request.get(ERROR_BODY)
+    if body is not None:
+        return body
+    path = request.path
+    for where, by_path in request.app.get(ERROR_BODY_BY_PATH, []):
+        if path == where or (where.endswith("/") and path.startswith(where)):
+            return by_path  # type: ignore[no-any-return]
+    return hub_error_body
 
 
-def error_response(exc: errors.EdgeError, body: Callable[[str], dict[str, Any]] = hub_error_body
-                   ) -> web.Response:
-    status = next(code for cls, code in STATUS if isinstance(exc, cls))
+def status_of(exc: errors.EdgeError) -> int:
+    return next(code for cls, code in STATUS if isinstance(exc, cls))
+
+
+def error_response(exc: errors.EdgeError, body: ErrorBody = hub_error_body) -> web.Response:
+    status = status_of(exc)
     headers = {}
     if isinstance(exc, errors.Overloaded):
         headers["Retry-After"] = str(max(1, round(exc.retry_after)))
-    return json_response(body(str(exc)), status, headers)
+    return json_response(body(str(exc), status), status, headers)
 
 
 @web.middleware
@@ -67,10 +82,10 @@ async def error_middleware(request: web.Request, handler: Callable[[web.Request]
     except web.HTTPException as exc:
         if exc.status >= 400:
             allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None  # 405 must name them
-            return json_response(error_body(request)(exc.reason), exc.status, allow)
+            return json_response(error_body(request)(exc.reason, exc.status), exc.status, allow)
         raise
     except asyncio.CancelledError:
         raise
     except Exception:
         logger.exception("%s %s failed", request.method, request.path)
-        return json_response(error_body(request)("internal error; the daemon log has the details"), 500)
+        return json_response(error_body(request)("internal error; the daemon log has the details", 500), 500)

@@ -8,62 +8,20 @@ served MODEL_IDs in as examples. Statuses and messages are explained in ``docs/e
 from __future__ import annotations
 
 import copy
-from typing import Any
 
 import orjson
 from aiohttp import web
 
 from edge import __version__
-from edge.config.request_fields import BOOL_FALSE, BOOL_TRUE, FIELDS, RequestField
+from edge.config.request_fields import FIELDS
 from edge.http.app_keys import STATE
+from edge.http.openapi_dialects import DIALECT_PATHS, DOODS_KEY
+from edge.http.openapi_schema import BOOL_TEXT, KEYED, PREDICT_ERRORS, Json, errors, field_schema, path_param
 from edge.http.predict_form import HUB, PLATFORM, Dialect
-
-Json = dict[str, Any]
 
 HUB_ERROR = {"type": "object", "required": ["success", "message"],
              "properties": {"success": {"const": False}, "message": {"type": "string"}}}
 PLATFORM_ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
-RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying",
-                               "schema": {"type": "string", "pattern": "^[0-9]+$"}}}
-
-ERROR_TEXT = {
-    "400": "Bad input: a field is malformed or out of range, the image cannot be decoded, no image or two "
-           "images were sent, or a `url` was refused or could not be fetched",
-    "401": "The API key is missing or not valid for this device",
-    "404": "No model (or route) of that name is served here",
-    "405": "The route exists but not for this method",
-    "408": "The request body did not arrive within `server.body_timeout_s`",
-    "413": "The body exceeds `server.max_body_mb`, a text field exceeds 64 KB, or the image exceeds "
-           "`server.max_image_mpix` (read from its header; it is never decoded)",
-    "415": "The body is not multipart/form-data or urlencoded, or the image is not JPEG, PNG, WebP or BMP",
-    "429": "This API key sent more than `server.rate_limit_per_key` requests per second",
-    "500": "An internal error; the daemon log has the details",
-    "503": "The device is busy (`server.max_pending` requests in progress), starting or stopping; retry after "
-           "`Retry-After` seconds",
-}
-
-
-def errors(schema: Json, *codes: str) -> Json:
-    out = {}
-    for code in codes:
-        answer: Json = {"description": ERROR_TEXT[code], "content": {"application/json": {"schema": schema}}}
-        if code in ("429", "503"):
-            answer["headers"] = RETRY_AFTER
-        out[code] = answer
-    return out
-
-
-BOOL_TEXT = {"type": "string", "enum": [v for v in (*BOOL_TRUE, *BOOL_FALSE) if v], "default": "false"}
-
-
-def field_schema(f: RequestField, default: Any) -> Json:
-    """The JSON schema of one request field (``edge.config.request_fields``), with a dialect's default."""
-    text = f.description[:1].upper() + f.description[1:]
-    if f.kind == "boolean":
-        return {**BOOL_TEXT, "description": text}
-    if f.kind == "classes":
-        return {"type": "string", "description": text}
-    return {"type": f.kind, "minimum": f.low, "maximum": f.high, "default": default, "description": text}
 
 
 def form_schema(dialect: Dialect, file_field: str, source_field: str, source_text: str) -> Json:
@@ -108,12 +66,6 @@ PLATFORM_ANSWER: Json = {
             "functionTimeAlive": {"type": "number"}, "functionTimeCall": {"type": "number"}}},
     },
 }
-KEYED: list[dict[str, list[str]]] = [{"ApiKey": []}, {"Bearer": []}]
-PREDICT_ERRORS = ("400", "401", "404", "408", "413", "415", "429", "500", "503")
-
-
-def path_param(name: str, text: str) -> Json:
-    return {"name": name, "in": "path", "required": True, "description": text, "schema": {"type": "string"}}
 
 
 def predict_op(summary: str, params: list[Json], form: Json, answer: Json, error: Json, tag: str) -> Json:
@@ -130,10 +82,12 @@ DOCUMENT: Json = {
     "openapi": "3.1.0",
     "info": {"title": "yolo-edge", "version": __version__,
              "description": "Ultralytics YOLO models served from OpenVINO, speaking the Ultralytics HUB (v1) and "
-                            "Platform predict APIs. Statuses and messages: docs/errors.md."},
+                            "Platform predict APIs, and the DeepStack / CodeProject.AI and DOODS dialects of NVRs "
+                            "and home automation (docs/integrations.md). Statuses and messages: docs/errors.md."},
     "components": {"securitySchemes": {
         "ApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
         "Bearer": {"type": "http", "scheme": "bearer"},
+        "DoodsKey": DOODS_KEY,
     }},
     "paths": {
         "/v1/predict/{model_id}": predict_op(
@@ -212,6 +166,7 @@ DOCUMENT: Json = {
             "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {
                 "schema": {"type": "object"}}}}},
         }},
+        **DIALECT_PATHS,
     },
 }
 

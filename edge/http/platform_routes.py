@@ -51,7 +51,7 @@ CLASSIFY_TOP_K = 5
 DATA_URL = re.compile(r"^data:[\w.+-]+/[\w.+-]+(;[\w.+-]+=[\w.+-]+)*;base64,", re.IGNORECASE)
 
 
-def platform_error_body(message: str) -> dict[str, Any]:
+def platform_error_body(message: str, status: int) -> dict[str, Any]:
     """The Platform's error envelope (its docs: ``{"error": "Dataset not found"}``)."""
     return {"error": message}
 

@@ -42,6 +42,7 @@ class Dialect:
 
 HUB = Dialect(fields=Dialect.fields + ("top_k",))
 PLATFORM = Dialect(renamed={"size": "imgsz", "confidence": "conf"}, defaults={"iou": 0.7})
+DEEPSTACK = Dialect(renamed={"confidence": "min_confidence"}, defaults={"confidence": 0.4}, fields=("confidence",))
 
 
 def single(form: Any, name: str) -> str | None:

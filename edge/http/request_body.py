@@ -44,19 +44,27 @@ async def read_form(request: web.Request) -> Any:
     return form
 
 
-async def image_bytes(form: Any, file_field: str, url_field: str, config: Config) -> bytes:
-    """The upload in ``file_field``, or the download of ``url_field``; exactly one of them."""
-    files = [v for v in form.getall(file_field, [])]
-    url = single(form, url_field)
+def upload(form: Any, file_field: str) -> bytes | None:
+    """The one file uploaded in ``file_field``; None when there is none."""
+    files = form.getall(file_field, [])
     if len(files) > 1:
         raise errors.BadRequest(f"send exactly one '{file_field}' file, got {len(files)}")
-    if files and url:
+    if not files:
+        return None
+    part = files[0]
+    if isinstance(part, str):
+        raise errors.BadRequest(f"'{file_field}' must be a file upload (multipart/form-data), not a text field")
+    return part.file.read()  # type: ignore[no-any-return]
+
+
+async def image_bytes(form: Any, file_field: str, url_field: str, config: Config) -> bytes:
+    """The upload in ``file_field``, or the download of ``url_field``; exactly one of them."""
+    url = single(form, url_field)
+    if url and form.getall(file_field, []):
         raise errors.BadRequest(f"send either an '{file_field}' file or a '{url_field}', not both")
-    if files:
-        part = files[0]
-        if isinstance(part, str):
-            raise errors.BadRequest(f"'{file_field}' must be a file upload (multipart/form-data), not a text field")
-        return part.file.read()
+    data = upload(form, file_field)
+    if data is not None:
+        return data
     if url:
         return await fetch_image(url, config.url_fetch)
     raise errors.BadRequest(f"no image: send the image as a multipart file field '{file_field}' "

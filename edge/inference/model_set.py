@@ -11,16 +11,41 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from edge.config.settings import Config
-from edge.errors import ModelError, ModelNotFound
+from edge.errors import BadRequest, ConfigError, EdgeError, ModelError, ModelNotFound
 from edge.inference.engine import Engine, LoadedModel
 from edge.inference.repository import scan
 
 logger = logging.getLogger(__name__)
 
 
+BOX_TASKS = ("detect", "segment", "pose", "obb")  # the tasks whose answers carry boxes
+
+
 @dataclass(frozen=True)
 class ModelSet:
     models: dict[str, LoadedModel] = field(default_factory=dict)
+
+    def detectors(self) -> list[LoadedModel]:
+        """The models that find boxes, by MODEL_ID (what box-only dialects such as DeepStack can run)."""
+        return [self.models[m] for m in sorted(self.models) if self.models[m].spec.task in BOX_TASKS]
+
+    def detector(self, model_id: str) -> LoadedModel:
+        """``model_id`` if it finds boxes; ModelNotFound when absent, BadRequest when it does not."""
+        model = self.get(model_id)
+        if model.spec.task not in BOX_TASKS:
+            raise BadRequest(f"model {model_id!r} is a {model.spec.task} model; this route needs one that finds "
+                             f"boxes ({', '.join(BOX_TASKS)}): {', '.join(m.spec.model_id for m in self.detectors())}")
+        return model
+
+    def default_detector(self, preferred: str = "") -> LoadedModel:
+        """``preferred`` (``dialects.detect_model``) when set, else the first model that finds boxes."""
+        if preferred:
+            return self.detector(preferred)
+        found = self.detectors()
+        if not found:
+            raise ModelNotFound("no model that finds boxes is served here; models on this device: "
+                                f"{', '.join(sorted(self.models)) or 'none'}")
+        return found[0]
 
     def get(self, model_id: str) -> LoadedModel:
         try:
@@ -44,4 +69,17 @@ def load_model_set(engine: Engine, config: Config, progress: Callable[[str], Non
         if progress:
             progress(f"compiling model {n}/{len(specs)}: {model_id}")
         models[model_id] = engine.load(spec)
-    return ModelSet(models)
+    loaded = ModelSet(models)
+    check_detect_model(loaded, config)
+    return loaded
+
+
+def check_detect_model(models: ModelSet, config: Config) -> None:
+    """``dialects.detect_model``, when set, must name a served model that finds boxes: fail at start."""
+    wanted = config.dialects.detect_model
+    if wanted:
+        try:
+            models.default_detector(wanted)
+        except EdgeError as exc:
+            where = config.source or "config"
+            raise ConfigError(f"{where}: dialects.detect_model: {exc}") from None
