@@ -12,7 +12,7 @@
     await life.close()
 
 Health, for the watchdog: no inference of a served model (or of a retired set still finishing its
-requests) has been running longer than ``stuck_after`` seconds. While unhealthy no ``WATCHDOG=1`` goes
+requests), and no image decode, has been running longer than ``stuck_after`` seconds. While unhealthy no ``WATCHDOG=1`` goes
 out, so systemd aborts and restarts a daemon that is alive but useless.
 """
 
@@ -103,6 +103,10 @@ class ServiceLifecycle:
                     logger.error("watchdog: an inference on %s has run for %.1f s (bound %.1f s)",
                                  model_id, age, self.stuck_after)
                     return False
+        decode_age = self.state.serving.predictor.lanes.oldest_age() if self.state.started else 0.0
+        if decode_age > self.stuck_after:  # decodes are bounded by construction; past this, stuck
+            logger.error("watchdog: an image decode has run for %.1f s (bound %.1f s)", decode_age, self.stuck_after)
+            return False
         return all(check() for check in self.extra_checks)
 
     # --- reload ------------------------------------------------------------------------------------
