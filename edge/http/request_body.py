@@ -4,6 +4,7 @@ timeout and size cap, then exactly one image, uploaded or fetched from an allow-
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 from aiohttp import web
@@ -19,13 +20,15 @@ from edge.http.url_fetch import fetch_image
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 MAX_TEXT_FIELD = 64 * 1024  # bytes of one text field, except those in LARGE_TEXT_FIELDS
 LARGE_TEXT_FIELDS = frozenset({"source"})  # the Platform's base64 image
+MIME = re.compile(r"^[a-z0-9.+-]{1,20}/[a-z0-9.+-]{1,40}$")  # a media type is named back; nothing else is
 
 
 async def read_form(request: web.Request) -> Any:
     """The whole multipart or urlencoded body, within the body timeout and size cap."""
     timeout = request.app[STATE].serving.config.server.body_timeout_s
     if request.content_type not in FORM_TYPES:
-        raise errors.UnsupportedMediaType(f"the request body is {request.content_type!r}; send multipart/form-data "
+        shown = request.content_type if MIME.match(request.content_type) else "not a form"  # no header echoed
+        raise errors.UnsupportedMediaType(f"the request body is {shown!r}; send multipart/form-data "
                                           "(or application/x-www-form-urlencoded) with the image as a file field")
     try:
         async with asyncio.timeout(timeout):

@@ -25,7 +25,7 @@ from edge.service.state import ServiceState, Serving
 logger = logging.getLogger(__name__)
 
 # Settings bound when the socket, the application or the camera loops were created: restart to apply.
-RESTART_ONLY = ("host", "port", "max_body_mb", "rate_limit_per_key")
+RESTART_ONLY = ("host", "port", "max_body_mb", "rate_limit_per_key", "max_connections", "idle_timeout_s")
 RESTART_ONLY_SECTIONS = ("cameras", "mqtt")
 
 

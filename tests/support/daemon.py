@@ -113,7 +113,8 @@ def link_models(tmp: Path, models: dict[str, Path]) -> Path:
 
 def daemon_config(tmp: Path, models_dir: Path, port: int, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """A config on loopback ``port`` over ``models_dir`` with one API key (``API_KEY``, written to
-    ``tmp/api_keys``) and a compile cache in ``tmp``; ``extra`` updates sections."""
+    ``tmp/api_keys``) and a compile cache in ``tmp``; ``extra`` updates sections (a list, e.g. ``cameras``,
+    replaces its section)."""
     keys = tmp / "api_keys"
     keys.write_text(API_KEY + "\n")
     config: dict[str, Any] = {
@@ -122,7 +123,10 @@ def daemon_config(tmp: Path, models_dir: Path, port: int, extra: dict[str, Any] 
         "auth": {"enabled": True, "api_keys_file": str(keys)},
     }
     for section, values in (extra or {}).items():
-        config.setdefault(section, {}).update(values)
+        if isinstance(values, list):  # cameras:
+            config[section] = values
+        else:
+            config.setdefault(section, {}).update(values)
     return config
 
 
