@@ -27,6 +27,19 @@ DEVICES = ("CPU", "GPU", "NPU", "AUTO")
 
 
 @dataclass(frozen=True)
+class TlsConfig:
+    """HTTPS for the daemon: a PEM certificate (chain) and its private key. Neither given: the systemd
+    credentials ``tls_cert`` and ``tls_key`` when both exist, else plain HTTP."""
+
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+    def validate(self, where: str) -> None:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ConfigError(f"{where}: give both cert_file and key_file, or neither")
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     host: str = "0.0.0.0"
     port: int = _rule(8080, lambda v: 1 <= v <= 65535, "a port number 1-65535")
@@ -48,6 +61,7 @@ class ServerConfig:
     idle_timeout_s: float = _rule(15.0, lambda v: 0 < v <= 3600, "seconds, above 0 and at most 3600")
     # Host names (or addresses) the Host header must name; empty: any. Guards against DNS rebinding.
     allowed_hosts: list[str] = _rule([])
+    tls: TlsConfig = field(default_factory=TlsConfig)
 
 
 @dataclass(frozen=True)

@@ -54,12 +54,14 @@ class ServiceLifecycle:
         notifier: Notifier | None = None,
         stuck_after: float | None = None,
         extra_checks: Iterable[Callable[[], bool]] = (),
+        after_reload: Callable[[Config], None] | None = None,
     ) -> None:
         self.state = state
         self.read_config = read_config
         self.notifier = notifier or Notifier.from_env()
         self.stuck_after = stuck_after or float(os.environ.get("YOLO_EDGE_STUCK_AFTER_S", DEFAULT_STUCK_AFTER_S))
         self.extra_checks = list(extra_checks)
+        self.after_reload = after_reload  # e.g. load a renewed TLS certificate
         self.url = ""
         self._retired: list[ModelSet] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -136,6 +138,8 @@ class ServiceLifecycle:
         finally:
             extender.cancel()
         self._retired.append(retired.models)
+        if self.after_reload is not None:
+            self.after_reload(self.state.serving.config)
         self.notifier.ready(self.describe())
         return True
 
