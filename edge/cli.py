@@ -19,6 +19,8 @@ from edge.errors import EdgeError
 from edge.http.access_log import AccessLogger, OneLineBadHttp
 from edge.http.app import create_app
 from edge.http.app_keys import STATE
+from edge.http.connections import GuardedRunner, effective_limit, quiet_accept_errors
+from edge.http.tls import server_tls
 from edge.service.keygen import ensure_key_file
 from edge.service.lifecycle import ServiceLifecycle
 
@@ -45,23 +47,28 @@ def config_from_args(args: argparse.Namespace) -> Config:
 
 async def serve(config: Config, read_config: Callable[[], Config] | None = None) -> None:
     """Run until SIGTERM/SIGINT; SIGHUP reloads from ``read_config`` (see ``edge.service.lifecycle``)."""
+    tls = server_tls(config)  # a bad certificate fails the start before any model compiles
     app = create_app(config)
     state = app[STATE]
-    life = ServiceLifecycle(state, read_config)
+    life = ServiceLifecycle(state, read_config, after_reload=tls.reload if tls else None)
     logging.getLogger("aiohttp.server").addFilter(OneLineBadHttp())  # no tracebacks for malformed HTTP
-    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=config.server.drain_timeout_s,
+    loop = asyncio.get_running_loop()
+    quiet_accept_errors(loop)  # one line a minute, not a traceback per failed accept()
+    runner = GuardedRunner(app, handle_signals=False, shutdown_timeout=config.server.drain_timeout_s,
                            access_log_class=AccessLogger,  # one line per request, no query, no keys
+                           # at most this many connections; the longest-idle one makes room
+                           max_connections=effective_limit(config.server.max_connections),
                            # headers not complete (or a keep-alive connection idle) this long: closed
-                           keepalive_timeout=config.server.body_timeout_s)
+                           keepalive_timeout=config.server.idle_timeout_s)
     async with life.starting():  # EXTEND_TIMEOUT_USEC while compiling; STATUS on failure
         await runner.setup()  # compiles and warms every model
-        site = web.TCPSite(runner, config.server.host, config.server.port)
+        site = web.TCPSite(runner, config.server.host, config.server.port,
+                           ssl_context=tls.context if tls else None)
         await site.start()
-    logger.info("listening on http://%s:%d, serving %s", config.server.host, config.server.port,
-                ", ".join(state.serving.models.models))
-    life.serving(f"http://{config.server.host}:{config.server.port}")  # READY=1, watchdog, SIGHUP
+    url = f"{'https' if tls else 'http'}://{config.server.host}:{config.server.port}"
+    logger.info("listening on %s, serving %s", url, ", ".join(state.serving.models.models))
+    life.serving(url)  # READY=1, watchdog, SIGHUP
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()

@@ -81,3 +81,7 @@ class NotReady(Overloaded):
 
 class SlowClient(BadRequest):
     """The client did not send its whole request within the body timeout."""
+
+
+class ClientGone(BadRequest):
+    """The client closed the connection before its whole request arrived (nobody reads the answer)."""

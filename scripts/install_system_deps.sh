@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages, installed only when missing.
 #   (no argument)  what the tests and benchmarks use: wrk (load generator), mosquitto (MQTT broker),
-#                  systemd (systemd-analyze for the unit checks), curl, and python3-venv
+#                  systemd (systemd-analyze for the unit checks), curl, openssl (self-signed
+#                  certificates for the TLS test, prlimit comes with util-linux), and python3-venv
 #   --runtime      only what `make serve` needs: python3-venv
 set -euo pipefail
 need=()
@@ -11,6 +12,8 @@ if [ "${1:-}" != "--runtime" ]; then
   command -v mosquitto >/dev/null || need+=(mosquitto)
   command -v systemd-analyze >/dev/null || need+=(systemd)
   command -v curl >/dev/null || need+=(curl)
+  command -v openssl >/dev/null || need+=(openssl)
+  command -v prlimit >/dev/null || need+=(util-linux)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi

@@ -26,6 +26,7 @@ from edge.cameras.publish import MqttPublisher, WebhookPublisher
 from edge.cameras.snapshot_store import SnapshotStore, encode_jpeg, stem_for
 from edge.cameras.yolo_labels import label_text
 from edge.config.cameras import CameraConfig, EventsConfig
+from edge.config.redact import redact_text
 from edge.errors import EdgeError
 from edge.inference.prediction import Prediction
 from edge.inference.summary import summarize
@@ -112,8 +113,8 @@ class EventSink:
                 jpeg, event["snapshot"] = await loop.run_in_executor(self.executor, self._save, image, when,
                                                                      classes, event, pred)
             except EdgeError as exc:
-                self.last_error = str(exc)
-                logger.warning("camera %s: %s", self.camera.id, exc)
+                self.last_error = redact_text(str(exc))
+                logger.warning("camera %s: %s", self.camera.id, self.last_error)
         self.last_event = event
         if self.webhook:
             self.webhook.put(event)

@@ -53,7 +53,7 @@ class CameraHub:
             return self.loops[camera_id]
         except KeyError:
             known = ", ".join(sorted(self.loops)) or "none"
-            raise CameraNotFound(f"camera {camera_id!r} is not configured; cameras on this device: {known}") from None
+            raise CameraNotFound(f"camera {camera_id[:40]!r} is not configured; cameras on this device: {known}") from None
 
     def status(self) -> list[dict[str, Any]]:
         return [loop.status() for loop in self.loops.values()]

@@ -18,10 +18,10 @@ from typing import Any, Protocol
 
 from edge.cameras.annotate import annotate
 from edge.cameras.events import EventSink
-from edge.cameras.mjpeg_reader import redact
 from edge.cameras.snapshot_store import encode_jpeg
 from edge.cameras.source import CameraSource, Frame
 from edge.config.cameras import CameraConfig, resolve_classes
+from edge.config.redact import redact_text, redact_url
 from edge.errors import BadRequest, ConfigError, EdgeError
 from edge.inference.engine import LoadedModel
 from edge.inference.model_set import ModelSet
@@ -139,7 +139,7 @@ class CameraLoop:
         start, _ = self._window
         latest = self.latest
         return {
-            "id": self.config.id, "source": redact(self.config.source), "model": self.config.model,
+            "id": self.config.id, "source": redact_url(self.config.source), "model": self.config.model,
             "interval_s": round(self.config.period_s, 4),
             **self.source.status(),
             "fps_out": round(self._fps_out if time.monotonic() - start < 3 * max(1.0, self.config.period_s)
@@ -216,6 +216,7 @@ class CameraLoop:
         return self._stopping.is_set()
 
     def _error(self, message: str) -> None:
+        message = redact_text(message)
         if message != self.last_error:
             logger.warning("camera %s: %s", self.config.id, message)
         self.last_error = message

@@ -16,6 +16,7 @@ import urllib.parse
 import cv2
 import numpy as np
 
+from edge.config.redact import redact_text, redact_url
 from edge.errors import CameraError
 
 logger = logging.getLogger(__name__)
@@ -34,9 +35,9 @@ class MjpegReader:
     def __init__(self, url: str, timeout_s: float) -> None:
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise CameraError(f"{redact(url)}: not an http(s) URL")
+            raise CameraError(f"{redact_url(url)}: not an http(s) URL")
         cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-        self.url = redact(url)
+        self.url = redact_url(url)
         self.conn = cls(parts.hostname, parts.port, timeout=timeout_s)
         headers = {"Accept": "multipart/x-mixed-replace, image/jpeg", "User-Agent": "yolo-edge"}
         if parts.username:
@@ -51,7 +52,7 @@ class MjpegReader:
             self.resp = self.conn.getresponse()
         except (OSError, http.client.HTTPException) as exc:
             self.conn.close()
-            raise CameraError(f"{self.url}: cannot connect: {exc}") from None
+            raise CameraError(f"{self.url}: cannot connect: {redact_text(str(exc))}") from None
         if self.resp.status != 200:
             self.close()
             raise CameraError(f"{self.url}: HTTP {self.resp.status} {self.resp.reason}")
@@ -86,7 +87,7 @@ class MjpegReader:
         except TimeoutError:
             raise CameraError(f"{self.url}: stalled (no data within the timeout)") from None
         except (OSError, http.client.HTTPException) as exc:
-            raise CameraError(f"{self.url}: read failed: {exc}") from None
+            raise CameraError(f"{self.url}: read failed: {redact_text(str(exc))}") from None
         if not line:
             raise CameraError(f"{self.url}: the stream ended")
         return line
@@ -118,7 +119,7 @@ class MjpegReader:
             except TimeoutError:
                 raise CameraError(f"{self.url}: stalled inside a frame") from None
             except (OSError, http.client.HTTPException) as exc:
-                raise CameraError(f"{self.url}: read failed: {exc}") from None
+                raise CameraError(f"{self.url}: read failed: {redact_text(str(exc))}") from None
             if len(data) < length:
                 raise CameraError(f"{self.url}: the stream ended inside a frame")
             return data
@@ -142,11 +143,3 @@ class MjpegReader:
         except OSError:
             pass
 
-
-def redact(url: str) -> str:
-    """``url`` without its password, for logs and the API."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))

@@ -26,6 +26,7 @@ import orjson
 
 from edge.cameras.mqtt_client import MqttClient, MqttError, Will
 from edge.config.cameras import MqttConfig, WebhookConfig
+from edge.config.redact import redact_text, redact_url
 from edge.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class _Queued:
             await asyncio.gather(self._task, return_exceptions=True)
 
     def _error(self, message: str) -> None:
+        message = redact_text(message)  # a webhook URL's userinfo, ?token= and path never leave
         if message != self.last_error:
             logger.warning("%s: %s", self.name, message)
         self.last_error = message
@@ -77,9 +79,10 @@ class WebhookPublisher(_Queued):
         assert config.url is not None
         self.config = config
         self.url: str = config.url
+        self.shown_url = redact_url(config.url, keep_path=False)  # for logs and the API
 
     def status(self) -> dict[str, Any]:
-        return {"url": self.url, "queued": self.queue.qsize(), "sent": self.sent, "dropped": self.dropped,
+        return {"url": self.shown_url, "queued": self.queue.qsize(), "sent": self.sent, "dropped": self.dropped,
                 "last_error": self.last_error}
 
     async def _run(self) -> None:
@@ -97,11 +100,12 @@ class WebhookPublisher(_Queued):
                     if resp.status < 300:
                         self.sent += 1
                         return
-                    self._error(f"{self.url} answered HTTP {resp.status} (attempt {attempt})")
+                    self._error(f"{self.shown_url} answered HTTP {resp.status}")  # once, not per attempt
                     if 400 <= resp.status < 500 and resp.status not in (408, 429):
                         break  # the receiver will not change its mind
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-                self._error(f"{self.url}: {type(exc).__name__}: {exc} (attempt {attempt})")
+                self._error(f"{self.shown_url}: {type(exc).__name__}: "
+                            f"{str(exc).replace(self.url, self.shown_url)}")
             if attempt < self.config.max_attempts:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, BACKOFF_MAX_S)

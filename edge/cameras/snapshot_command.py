@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from edge.cameras.annotate import annotate
-from edge.cameras.mjpeg_reader import redact
 from edge.cameras.snapshot_store import encode_jpeg, stem_for, write_snapshot
 from edge.cameras.source import open_reader
 from edge.cameras.yolo_labels import label_text
 from edge.config.cameras import CameraConfig, resolve_classes
+from edge.config.redact import redact_url
 from edge.config.settings import Config, config_from_dict, load_config
 from edge.errors import BadRequest, CameraError, ConfigError, ModelNotFound
 from edge.inference.engine import Engine
@@ -84,7 +84,7 @@ def run_snapshot(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     image = grab_frame(source, args.timeout)
     when = time.time()
-    logger.info("frame %dx%d from %s in %.2f s", image.shape[1], image.shape[0], redact(source), time.monotonic() - t0)
+    logger.info("frame %dx%d from %s in %.2f s", image.shape[1], image.shape[0], redact_url(source), time.monotonic() - t0)
     specs = scan(config.models.dir)
     engine = Engine.from_config(config.models)
     if model_id not in specs:
@@ -98,7 +98,7 @@ def run_snapshot(args: argparse.Namespace) -> int:
     with ThreadPoolExecutor(2, thread_name_prefix="snapshot") as executor:
         predictor = Predictor(executor, int(config.server.max_image_mpix * 1e6))
         pred, timings = asyncio.run(predictor.predict_image(model, image, options))
-    body = {"success": True, "message": "Inference complete.", "camera": args.camera, "source": redact(source),
+    body = {"success": True, "message": "Inference complete.", "camera": args.camera, "source": redact_url(source),
             "model": model_id, "time": when, "frame": {"width": image.shape[1], "height": image.shape[0]},
             "speed": timings.as_speed(), "data": summarize(pred, names)}
     if args.out:

@@ -24,7 +24,8 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
-from edge.cameras.mjpeg_reader import MjpegReader, NotMultipart, redact
+from edge.cameras.mjpeg_reader import MjpegReader, NotMultipart
+from edge.config.redact import redact_text, redact_url
 from edge.errors import CameraError
 
 logger = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ class CvReader:
     """OpenCV ``VideoCapture`` for V4L2 devices, network streams and (looping, paced) files."""
 
     def __init__(self, source: str, kind: str, timeout_s: float) -> None:
-        self.source, self.kind = redact(source), kind
+        self.source, self.kind = redact_url(source), kind
         ms = int(timeout_s * 1000)
         if kind == "v4l2":
             self.cap = cv2.VideoCapture(int(source) if source.isdigit() else source, cv2.CAP_V4L2)
@@ -188,6 +189,7 @@ class CameraSource:
             self._window = (now, self.frames_in)
 
     def _fail(self, message: str) -> None:
+        message = redact_text(message)  # exceptions quote the URL they failed on, secrets and all
         if message != self.last_error:
             logger.warning("camera %s: %s", self.name, message)
         self.last_error, self.last_error_time = message, time.time()
@@ -200,7 +202,7 @@ class CameraSource:
             except CameraError as exc:
                 self._fail(str(exc))
             except Exception as exc:  # a backend bug must not kill the thread
-                self._fail(f"{redact(self.source)}: {type(exc).__name__}: {exc}")
+                self._fail(f"{redact_url(self.source)}: {type(exc).__name__}: {exc}")
             else:
                 backoff = self._read_until_failure(reader, backoff)
             if self._stop.wait(backoff):
@@ -209,7 +211,7 @@ class CameraSource:
             self.reconnects += 1
 
     def _read_until_failure(self, reader: Reader, backoff: float) -> float:
-        logger.info("camera %s: opened %s", self.name, redact(self.source))
+        logger.info("camera %s: opened %s", self.name, redact_url(self.source))
         self.connected = True
         try:
             while not self._stop.is_set():
@@ -218,7 +220,7 @@ class CameraSource:
         except CameraError as exc:
             self._fail(str(exc))
         except Exception as exc:
-            self._fail(f"{redact(self.source)}: {type(exc).__name__}: {exc}")
+            self._fail(f"{redact_url(self.source)}: {type(exc).__name__}: {exc}")
         finally:
             self.connected = False
             reader.close()

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from edge.config.cameras import CameraConfig, MqttConfig, check_camera_ids
+from edge.config.redact import redact_text
 from edge.config.rules import rule as _rule
 from edge.errors import ConfigError
 
@@ -26,6 +27,19 @@ MODEL_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ
 
 def is_model_id_or_empty(value: str) -> bool:
     return set(value) <= MODEL_ID_CHARS and not value.startswith(".")
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    """HTTPS for the daemon: a PEM certificate (chain) and its private key. Neither given: the systemd
+    credentials ``tls_cert`` and ``tls_key`` when both exist, else plain HTTP."""
+
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+    def validate(self, where: str) -> None:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ConfigError(f"{where}: give both cert_file and key_file, or neither")
 
 
 @dataclass(frozen=True)
@@ -43,6 +57,14 @@ class ServerConfig:
     rate_limit_per_key: float = _rule(0.0, lambda v: v >= 0, "requests per second, 0 for no limit")
     # Bound on finishing in-flight requests at stop.
     drain_timeout_s: float = _rule(15.0, lambda v: v >= 0, "seconds, 0 or more")
+    # Open connections at once; past it the longest-idle one is closed (kept under the open-file limit).
+    max_connections: int = _rule(1024, lambda v: 8 <= v <= 1_000_000, "an integer from 8 to 1000000")
+    # A connection that has not sent its request line and headers (or sits idle between requests on
+    # keep-alive) this long is closed.
+    idle_timeout_s: float = _rule(15.0, lambda v: 0 < v <= 3600, "seconds, above 0 and at most 3600")
+    # Host names (or addresses) the Host header must name; empty: any. Guards against DNS rebinding.
+    allowed_hosts: list[str] = _rule([])
+    tls: TlsConfig = field(default_factory=TlsConfig)
 
 
 @dataclass(frozen=True)
@@ -154,7 +176,7 @@ def _build(cls: type, values: Any, where: str, base: Path) -> Any:
         value = _coerce(hints[f.name], values[f.name], key, base)
         check = f.metadata.get("check")
         if check is not None and value is not None and not check(value):
-            raise ConfigError(f"{key}: {values[f.name]!r} is not {f.metadata.get('expect') or 'allowed'}")
+            raise ConfigError(f"{key}: {redact_text(repr(values[f.name]))} is not {f.metadata.get('expect') or 'allowed'}")
         kwargs[f.name] = value
     obj = cls(**kwargs)
     if hasattr(obj, "validate"):  # checks that span fields

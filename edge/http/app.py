@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import web
 
 from edge.config.settings import Config
+from edge.http.allowed_hosts import allowed_hosts_middleware
 from edge.http.app_keys import LIMITER, STATE
 from edge.http.camera_routes import add_camera_routes
 from edge.http.deepstack_routes import add_deepstack_routes
@@ -49,7 +50,7 @@ async def serving_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(config: Config, keys: KeyRing | None = None) -> web.Application:
     """The daemon's application. Models are compiled during startup (``cleanup_ctx``)."""
-    app = web.Application(middlewares=[error_middleware],
+    app = web.Application(middlewares=[error_middleware, allowed_hosts_middleware],  # Host checked inside
                           client_max_size=int(config.server.max_body_mb * 1024 * 1024))
     app[STATE] = ServiceState(config, keys if keys is not None else load_keyring(config.auth))
     app[LIMITER] = RateLimiter(config.server.rate_limit_per_key)

@@ -18,6 +18,7 @@ class CameraSlot:
     """Holds the camera hub once it has started (the app is frozen by then); None without cameras."""
 
     hub: CameraHub | None = None
+    streams: int = 0  # MJPEG streams open now
 
 
 STATE = web.AppKey("state", ServiceState)

@@ -7,7 +7,9 @@
   with its boxes, masks and keypoints drawn
 - ``GET /v1/cameras/{id}/stream.mjpg``: annotated frames as MJPEG, one per inference
 
-Same API key as predict. Errors are ``edge.errors`` exceptions; ``error_mapping`` maps them.
+Same API key as predict. Snapshots go through admission (``server.max_pending``) as predictions do;
+at most a quarter of ``max_pending`` MJPEG streams are open at once. Errors are ``edge.errors``
+exceptions; ``error_mapping`` maps them.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from aiohttp import web
 
 from edge import errors
 from edge.cameras.hub import CameraHub
-from edge.cameras.loop import CameraResult
+from edge.cameras.loop import CameraLoop, CameraResult
 from edge.cameras.snapshot_store import encode_jpeg
 from edge.config.request_fields import parse_bool
 from edge.http.app_keys import CAMERAS, READY_DETAIL, STATE, CameraSlot
@@ -29,6 +31,7 @@ from edge.http.auth import require_key
 from edge.http.predict_form import read_field
 from edge.http.responses import json_response
 from edge.inference.summary import summarize
+from edge.service.admission import Admission
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +77,13 @@ async def latest(request: web.Request) -> web.Response:
 async def snapshot_jpg(request: web.Request) -> web.Response:
     loop = _hub(request).get(request.match_info["camera_id"])
     annotated = parse_bool("annotate", request.query["annotate"]) if "annotate" in request.query else False
+    with Admission(request.app[STATE]):  # each snapshot is a JPEG encode: a flood waits its turn like predicts
+        body, stamp = await _snapshot(loop, annotated)
+    return web.Response(body=body, content_type="image/jpeg",
+                        headers={"Cache-Control": "no-store", "X-Frame-Time": f"{stamp:.6f}"})
+
+
+async def _snapshot(loop: CameraLoop, annotated: bool) -> tuple[bytes, float]:
     ev = asyncio.get_running_loop()
     if annotated:
         result = loop.latest
@@ -88,12 +98,24 @@ async def snapshot_jpg(request: web.Request) -> web.Response:
                                   f"({loop.source.last_error or 'connecting'})", retry_after=2)
         body = await ev.run_in_executor(None, encode_jpeg, frame.image, 85)
         stamp = frame.time
-    return web.Response(body=body, content_type="image/jpeg",
-                        headers={"Cache-Control": "no-store", "X-Frame-Time": f"{stamp:.6f}"})
+    return body, stamp
 
 
 async def stream_mjpg(request: web.Request) -> web.StreamResponse:
     loop = _hub(request).get(request.match_info["camera_id"])
+    slot = request.app[CAMERAS]
+    limit = max(2, request.app[STATE].serving.config.server.max_pending // 4)
+    if slot.streams >= limit:  # each viewer costs one JPEG encode per inference, for as long as it stays
+        raise errors.Overloaded(f"{slot.streams} MJPEG streams are open (at most {limit}, a quarter of "
+                                "server.max_pending); retry later")
+    slot.streams += 1
+    try:
+        return await _stream(request, loop)
+    finally:
+        slot.streams -= 1
+
+
+async def _stream(request: web.Request, loop: CameraLoop) -> web.StreamResponse:
     closing = request.app[CLOSING]
     resp = web.StreamResponse(headers={"Content-Type": f"multipart/x-mixed-replace; boundary={BOUNDARY}",
                                        "Cache-Control": "no-store"})

@@ -68,6 +68,16 @@ def error_response(exc: errors.EdgeError, body: ErrorBody = hub_error_body) -> w
 @web.middleware
 async def error_middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                            ) -> web.StreamResponse:
+    response = await _mapped(request, handler)
+    if response.status >= 400 and request.can_read_body:
+        # Refused before its body was read (401, 404, 413 on Content-Length...): close instead of
+        # letting aiohttp read and discard the rest, which a client may announce as 10 GB.
+        response.force_close()
+    return response
+
+
+async def _mapped(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                  ) -> web.StreamResponse:
     try:
         return await handler(request)
     except errors.EdgeError as exc:

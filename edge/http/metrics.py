@@ -23,6 +23,7 @@ several apps in one process. ``GET /metrics`` serves the Prometheus text format.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
@@ -165,6 +166,7 @@ class Metrics:
 METRICS = web.AppKey("metrics", Metrics)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+CLIENT_CLOSED = 499  # nginx's "client closed request"
 
 
 @web.middleware
@@ -181,6 +183,9 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         return response
     except web.HTTPException as exc:
         status, headers = exc.status, exc.headers
+        raise
+    except (asyncio.CancelledError, ConnectionError):
+        status = CLIENT_CLOSED  # the client went away mid-request: nobody got an answer, not a 500
         raise
     finally:
         metrics.in_flight.dec()

@@ -1,11 +1,16 @@
 """What an operator or a supervisor asks: ``GET /healthz`` (the process answers) and ``GET /readyz``
-(every model compiled and warmed, plus the detail other parts add, such as camera state)."""
+(every model compiled and warmed). Without a valid API key ``/readyz`` says ready or not and counts
+only (anyone on the LAN may ask); with one it adds the model ids and the detail other parts add,
+such as camera state (camera errors name hosts, even redacted)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from aiohttp import web
 
 from edge.http.app_keys import READY_DETAIL, STATE
+from edge.http.auth import api_key_of
 from edge.http.responses import json_response
 
 
@@ -16,10 +21,15 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     state = request.app[STATE]
     models = sorted(state.serving.models.models) if state.started else []
-    body = {"ready": state.ready, "models": models}
+    status = 200 if state.ready else 503
+    keys = state.serving.keys if state.started else state.boot_keys
+    if not keys.check(api_key_of(request)):
+        return json_response({"ready": state.ready, "models": len(models),
+                              "cameras": len(state.boot_config.cameras)}, status)
+    body: dict[str, Any] = {"ready": state.ready, "models": models}
     for detail in request.app[READY_DETAIL]:
         body.update(detail())
-    return json_response(body, 200 if state.ready else 503)
+    return json_response(body, status)
 
 
 def add_ops_routes(app: web.Application) -> None:

@@ -4,10 +4,12 @@ timeout and size cap, then exactly one image, uploaded or fetched from an allow-
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
-from aiohttp import web
+from aiohttp import ClientPayloadError, web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.streams import EofStream
 
 from edge import errors
 from edge.config.settings import Config
@@ -19,14 +21,20 @@ from edge.http.url_fetch import fetch_image
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 MAX_TEXT_FIELD = 64 * 1024  # bytes of one text field, except those in LARGE_TEXT_FIELDS
 LARGE_TEXT_FIELDS = frozenset({"source"})  # the Platform's base64 image
+MIME = re.compile(r"^[a-z0-9.+-]{1,20}/[a-z0-9.+-]{1,40}$")  # a media type is named back; nothing else is
 
 
 async def read_form(request: web.Request) -> Any:
     """The whole multipart or urlencoded body, within the body timeout and size cap."""
     timeout = request.app[STATE].serving.config.server.body_timeout_s
     if request.content_type not in FORM_TYPES:
-        raise errors.UnsupportedMediaType(f"the request body is {request.content_type!r}; send multipart/form-data "
+        shown = request.content_type if MIME.match(request.content_type) else "not a form"  # no header echoed
+        raise errors.UnsupportedMediaType(f"the request body is {shown!r}; send multipart/form-data "
                                           "(or application/x-www-form-urlencoded) with the image as a file field")
+    limit = request.app[STATE].boot_config.server.max_body_mb
+    if request.content_length is not None and request.content_length > limit * 1024 * 1024:
+        raise errors.PayloadTooLarge(f"the request body is larger than this device accepts ({limit:g} MB, "
+                                     "server.max_body_mb)")  # said before a byte of it is read
     try:
         async with asyncio.timeout(timeout):
             if request.content_type == "multipart/form-data":
@@ -35,6 +43,8 @@ async def read_form(request: web.Request) -> Any:
                 form = await request.post()
     except TimeoutError:
         raise errors.SlowClient(f"the request body did not arrive within {timeout:g} s") from None
+    except (ConnectionError, ClientPayloadError, EofStream):  # the client went away mid-body
+        raise errors.ClientGone("the client closed the connection before its whole body arrived") from None
     except (ValueError, AssertionError, LookupError, HttpProcessingError) as exc:  # malformed multipart, charset
         raise errors.BadRequest(f"the form could not be read: {str(exc)[:200]}") from None
     for name, value in form.items():

@@ -70,7 +70,7 @@ async def _resolve_checked(allow: AllowList, host: str, port: int) -> list[dict[
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        raise UrlFetchError(f"url: cannot resolve host {host[:100]!r}: {exc.strerror}") from None
+        raise UrlFetchError(f"url: cannot resolve host {host[:40]!r}: {exc.strerror}") from None
     except (UnicodeError, ValueError):
         raise UrlFetchError(f"url: {host[:100]!r} is not a valid host name") from None
     addresses = sorted({str(info[4][0]) for info in infos})

@@ -52,7 +52,7 @@ class ModelSet:
             return self.models[model_id]
         except KeyError:
             known = ", ".join(sorted(self.models)) or "none"
-            raise ModelNotFound(f"model {model_id!r} is not served here; models on this device: {known}") from None
+            raise ModelNotFound(f"model {model_id[:40]!r} is not served here; models on this device: {known}") from None
 
     def __len__(self) -> int:
         return len(self.models)

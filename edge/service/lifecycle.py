@@ -12,7 +12,7 @@
     await life.close()
 
 Health, for the watchdog: no inference of a served model (or of a retired set still finishing its
-requests) has been running longer than ``stuck_after`` seconds. While unhealthy no ``WATCHDOG=1`` goes
+requests), and no image decode, has been running longer than ``stuck_after`` seconds. While unhealthy no ``WATCHDOG=1`` goes
 out, so systemd aborts and restarts a daemon that is alive but useless.
 """
 
@@ -54,12 +54,14 @@ class ServiceLifecycle:
         notifier: Notifier | None = None,
         stuck_after: float | None = None,
         extra_checks: Iterable[Callable[[], bool]] = (),
+        after_reload: Callable[[Config], None] | None = None,
     ) -> None:
         self.state = state
         self.read_config = read_config
         self.notifier = notifier or Notifier.from_env()
         self.stuck_after = stuck_after or float(os.environ.get("YOLO_EDGE_STUCK_AFTER_S", DEFAULT_STUCK_AFTER_S))
         self.extra_checks = list(extra_checks)
+        self.after_reload = after_reload  # e.g. load a renewed TLS certificate
         self.url = ""
         self._retired: list[ModelSet] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -103,6 +105,10 @@ class ServiceLifecycle:
                     logger.error("watchdog: an inference on %s has run for %.1f s (bound %.1f s)",
                                  model_id, age, self.stuck_after)
                     return False
+        decode_age = self.state.serving.predictor.lanes.oldest_age() if self.state.started else 0.0
+        if decode_age > self.stuck_after:  # decodes are bounded by construction; past this, stuck
+            logger.error("watchdog: an image decode has run for %.1f s (bound %.1f s)", decode_age, self.stuck_after)
+            return False
         return all(check() for check in self.extra_checks)
 
     # --- reload ------------------------------------------------------------------------------------
@@ -132,6 +138,8 @@ class ServiceLifecycle:
         finally:
             extender.cancel()
         self._retired.append(retired.models)
+        if self.after_reload is not None:
+            self.after_reload(self.state.serving.config)
         self.notifier.ready(self.describe())
         return True
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 
 from edge.config.settings import Config
+from edge.inference.decode_lanes import DecodeLanes
 from edge.inference.engine import Engine
 from edge.inference.model_set import load_model_set
 from edge.inference.predictor import Predictor
@@ -24,7 +25,7 @@ from edge.service.state import ServiceState, Serving
 logger = logging.getLogger(__name__)
 
 # Settings bound when the socket, the application or the camera loops were created: restart to apply.
-RESTART_ONLY = ("host", "port", "max_body_mb", "rate_limit_per_key")
+RESTART_ONLY = ("host", "port", "max_body_mb", "rate_limit_per_key", "max_connections", "idle_timeout_s")
 RESTART_ONLY_SECTIONS = ("cameras", "mqtt")
 
 
@@ -35,12 +36,14 @@ def same_engine(old: Config, new: Config) -> bool:
 
 
 def load_serving(config: Config, keys: KeyRing, executor: Executor, engine: Engine | None = None,
-                 progress: Callable[[str], None] | None = None) -> Serving:
-    """Blocking: open ``engine`` unless given, compile and warm every model of ``models.dir``."""
+                 progress: Callable[[str], None] | None = None, lanes: DecodeLanes | None = None) -> Serving:
+    """Blocking: open ``engine`` unless given, compile and warm every model of ``models.dir``.
+    ``lanes``: the running daemon's decode lanes, so a reload keeps one bound on heavy decodes."""
     if engine is None:
         engine = Engine.from_config(config.models)
     models = load_model_set(engine, config, progress)
-    return Serving(config, keys, engine, models, Predictor(executor, int(config.server.max_image_mpix * 1e6)))
+    return Serving(config, keys, engine, models, Predictor(executor, int(config.server.max_image_mpix * 1e6),
+                                                                 lanes))
 
 
 async def reload_serving(state: ServiceState, read_config: Callable[[], Config],
@@ -61,7 +64,8 @@ async def reload_serving(state: ServiceState, read_config: Callable[[], Config],
     if not same_engine(old.config, config):
         logger.info("reload: device or compile settings changed, opening a new %s engine", config.models.device)
         engine = None
-    new = await asyncio.to_thread(load_serving, config, keys, old.predictor.executor, engine, progress)
+    new = await asyncio.to_thread(load_serving, config, keys, old.predictor.executor, engine, progress,
+                                  old.predictor.lanes)
     state.swap(new)
     logger.info("reload: now serving %s (was %s)", ", ".join(new.models.models) or "nothing",
                 ", ".join(old.models.models) or "nothing")

@@ -155,8 +155,9 @@ async def test_cameras_end_to_end(aiohttp_client: Any, tmp_path: Path, models_di
         parts = await asyncio.wait_for(read_parts(resp, 2), 30)
         assert all(cv2.imdecode(np.frombuffer(p, np.uint8), cv2.IMREAD_COLOR).shape == (480, 640, 3) for p in parts)
         resp.close()
-        ready = await (await client.get("/readyz")).json()
+        ready = await (await client.get("/readyz", headers=HEADERS)).json()
         assert ready["ready"] and set(ready["cameras"]) == {"vid", "mj"} and ready["mqtt"]["connected"]
+        assert await (await client.get("/readyz")).json() == {"ready": True, "models": 1, "cameras": 2}  # no key
 
         # predict is answered while both cameras run
         image = coco128_images(classes_wanted={PERSON}, limit=1)[0]

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.cameras.mjpeg_reader import MjpegReader, redact
+from edge.cameras.mjpeg_reader import MjpegReader
 from edge.cameras.source import CameraSource, open_reader, source_kind
 from edge.errors import CameraError
 from tests.support.cameras import MjpegCamera, coco128_images, jpeg_frames, wait_for, write_video
@@ -27,11 +27,6 @@ def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
 ])
 def test_source_kind(source: str, kind: str) -> None:
     assert source_kind(source) == kind
-
-
-def test_redact() -> None:
-    assert redact("rtsp://admin:secret@10.0.0.5:554/s") == "rtsp://admin:***@10.0.0.5:554/s"
-    assert redact("http://10.0.0.5/x") == "http://10.0.0.5/x"
 
 
 def test_video_file_loops_and_keeps_only_the_newest(video: Path) -> None:

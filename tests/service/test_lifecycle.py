@@ -174,8 +174,9 @@ def test_ready_only_when_serving_then_watchdog_at_half_interval_then_stopping(
         daemon.stop()
 
 
-def test_healthy_goes_false_when_an_inference_is_stuck() -> None:
-    """The watchdog check itself: an inference older than the bound makes the daemon unhealthy."""
+def test_healthy_goes_false_when_an_inference_or_a_decode_is_stuck() -> None:
+    """The watchdog check itself: an inference or an image decode older than the bound makes the daemon
+    unhealthy."""
 
     class Pool:
         def __init__(self, age: float) -> None:
@@ -193,15 +194,20 @@ def test_healthy_goes_false_when_an_inference_is_stuck() -> None:
         def __init__(self, **ages: float) -> None:
             self.models = {k: Model(v) for k, v in ages.items()}
 
+    def decodes(age: float) -> SimpleNamespace:  # the predictor's decode lanes
+        return SimpleNamespace(lanes=SimpleNamespace(oldest_age=lambda: age))
+
     class State:  # what the check reads of ServiceState
         started = True
-        serving = SimpleNamespace(models=Models(a=0.0, b=1.0))
+        serving = SimpleNamespace(models=Models(a=0.0, b=1.0), predictor=decodes(1.0))
 
     life = ServiceLifecycle(State(), stuck_after=5.0)  # type: ignore[arg-type]
     assert life.healthy()
-    State.serving = SimpleNamespace(models=Models(a=0.0, b=6.0))
+    State.serving = SimpleNamespace(models=Models(a=0.0, b=6.0), predictor=decodes(0.0))
     assert not life.healthy()
-    State.serving = SimpleNamespace(models=Models(a=0.0))
+    State.serving = SimpleNamespace(models=Models(a=0.0), predictor=decodes(6.0))  # a stuck decode
+    assert not life.healthy()
+    State.serving = SimpleNamespace(models=Models(a=0.0), predictor=decodes(0.0))
     life._retired.append(Models(old=7.0))  # type: ignore[arg-type]  # a retired set still finishing
     assert not life.healthy()
     life._retired[0].models["old"].pool = Pool(0.0)  # finished: dropped from the check

@@ -79,6 +79,8 @@ def test_security_exposure_within_bound() -> None:
         ("DeviceAllow", "char-accel rw"),
         ("CapabilityBoundingSet", ""),
         ("User", "yolo-edge"),
+        ("MemoryMax", "2G"),  # bounds what hostile uploads can take (the reason is in the unit)
+        ("LimitNOFILE", "4096"),  # room for server.max_connections (1024) and the daemon's own files
     ],
 )
 def test_unit_declares(key: str, value: str) -> None:

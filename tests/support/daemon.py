@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -37,9 +38,10 @@ class ServerProcess:
     """``argv`` as a subprocess that serves on ``port``; ``startup_s`` is spawn to the first 200 from /readyz."""
 
     def __init__(self, name: str, argv: list[str], port: int, log_path: Path, env: dict[str, str] | None = None,
-                 timeout: float = 120.0, cwd: Path = REPO) -> None:
+                 timeout: float = 120.0, cwd: Path = REPO, tls: ssl.SSLContext | None = None) -> None:
+        """``tls``: the server speaks HTTPS; ``tls`` is the client context that trusts its certificate."""
         self.name, self.port, self.log_path = name, port, log_path
-        self.base_url = f"http://127.0.0.1:{port}"
+        self.base_url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
         full_env = {**os.environ, "YOLO_OFFLINE": "1", "PYTHONUNBUFFERED": "1", **(env or {})}
         t0 = time.perf_counter()
         with log_path.open("ab") as log:
@@ -49,7 +51,7 @@ class ServerProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{name} exited with {self.process.returncode} before ready:\n{self.log()}")
             try:
-                with urllib.request.urlopen(self.base_url + "/readyz", timeout=1) as r:
+                with urllib.request.urlopen(self.base_url + "/readyz", timeout=1, context=tls) as r:
                     if r.status == 200:
                         break
             except OSError:
@@ -94,10 +96,10 @@ class Daemon(ServerProcess):
     """``yolo-edge serve`` on ``config_path``, answering to ``api_key``."""
 
     def __init__(self, config_path: Path, port: int, log_path: Path, api_key: str = API_KEY,
-                 env: dict[str, str] | None = None, timeout: float = 120.0) -> None:
+                 env: dict[str, str] | None = None, timeout: float = 120.0, tls: ssl.SSLContext | None = None) -> None:
         self.config_path, self.api_key = config_path, api_key
         argv = [sys.executable, "-m", "edge.cli", "serve", "--config", str(config_path)]
-        super().__init__("daemon", argv, port, log_path, env, timeout)
+        super().__init__("daemon", argv, port, log_path, env, timeout, tls=tls)
 
 
 def link_models(tmp: Path, models: dict[str, Path]) -> Path:
@@ -113,7 +115,8 @@ def link_models(tmp: Path, models: dict[str, Path]) -> Path:
 
 def daemon_config(tmp: Path, models_dir: Path, port: int, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """A config on loopback ``port`` over ``models_dir`` with one API key (``API_KEY``, written to
-    ``tmp/api_keys``) and a compile cache in ``tmp``; ``extra`` updates sections."""
+    ``tmp/api_keys``) and a compile cache in ``tmp``; ``extra`` updates sections (a list, e.g. ``cameras``,
+    replaces its section)."""
     keys = tmp / "api_keys"
     keys.write_text(API_KEY + "\n")
     config: dict[str, Any] = {
@@ -122,7 +125,10 @@ def daemon_config(tmp: Path, models_dir: Path, port: int, extra: dict[str, Any] 
         "auth": {"enabled": True, "api_keys_file": str(keys)},
     }
     for section, values in (extra or {}).items():
-        config.setdefault(section, {}).update(values)
+        if isinstance(values, list):  # cameras:
+            config[section] = values
+        else:
+            config.setdefault(section, {}).update(values)
     return config
 
 
@@ -133,7 +139,9 @@ def write_config(tmp: Path, models_dir: Path, port: int, extra: dict[str, Any] |
 
 
 def start_daemon(tmp: Path, models_dir: Path, extra: dict[str, Any] | None = None,
-                 env: dict[str, str] | None = None, timeout: float = 120) -> Daemon:
-    """A ready daemon serving ``models_dir`` on a free port (logs to ``tmp/daemon.log``)."""
+                 env: dict[str, str] | None = None, timeout: float = 120, tls: ssl.SSLContext | None = None) -> Daemon:
+    """A ready daemon serving ``models_dir`` on a free port (logs to ``tmp/daemon.log``); ``tls``: it serves
+    HTTPS and this client context trusts its certificate."""
     port = free_port()
-    return Daemon(write_config(tmp, models_dir, port, extra), port, tmp / "daemon.log", env=env, timeout=timeout)
+    return Daemon(write_config(tmp, models_dir, port, extra), port, tmp / "daemon.log", env=env, timeout=timeout,
+                  tls=tls)

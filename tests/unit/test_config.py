@@ -33,6 +33,9 @@ def test_shipped_config_loads_with_safe_defaults() -> None:
     ("auth: {enabled: false}", lambda c: c.auth.enabled is False),
     ("url_fetch: {allow: [192.168.1.0/24, cam.local]}", lambda c: c.url_fetch.allow == ["192.168.1.0/24", "cam.local"]),
     ("server: {max_body_mb: 5}", lambda c: c.server.max_body_mb == 5.0),
+    ("server: {allowed_hosts: [edge.lan], max_connections: 64, idle_timeout_s: 5}",
+     lambda c: c.server.allowed_hosts == ["edge.lan"] and c.server.max_connections == 64),
+    ("server: {tls: {cert_file: a.crt, key_file: a.key}}", lambda c: c.server.tls.cert_file.name == "a.crt"),
     ("", lambda c: c.server.port == 8080),
 ])
 def test_good_config(tmp_path: Path, text: str, expected) -> None:
@@ -51,6 +54,11 @@ def test_good_config(tmp_path: Path, text: str, expected) -> None:
     ("server: [1, 2]", ["server", "expected a mapping"]),
     ("server: {port: 80", ["not valid YAML"]),
     ("- just a list", ["expected a mapping of sections"]),
+    ("server: {tls: {cert_file: a.crt}}", ["server.tls", "both cert_file and key_file"]),
+    ("server: {max_connections: 2}", ["server.max_connections", "from 8"]),
+    ("cameras: [{id: a, model: m, source: s, webhook: {url: 'ftp://u:pw@h/x'}}]",
+     ["webhook.url", "'ftp://***@h/x'"]),  # a refused URL is shown redacted
+    ("cameras: [{id: a, model: m, source: 'rtsp://u:pw@cam/s', fps: 100}]", ["cameras[0].fps", "at most 60"]),
 ])
 def test_bad_config(tmp_path: Path, text: str, fragments: list[str]) -> None:
     path = write(tmp_path, text)

@@ -18,6 +18,7 @@ from PIL import Image
 from edge.errors import BadImage, EdgeError, PayloadTooLarge, UnsupportedMediaType
 from edge.inference import image_decode
 from edge.inference.image_decode import decode_image
+from tests.support.hostile import progressive_jpeg, scan_bomb
 from tests.support.in_process import png_claiming
 
 pytestmark = [pytest.mark.ultralytics]
@@ -62,6 +63,8 @@ def webp_claiming(w: int, h: int) -> bytes:
     (pil_bytes("WEBP"), (40, 60, 3)),
     (pil_bytes("WEBP", lossless=True), (40, 60, 3)),
     (pil_bytes("BMP"), (40, 60, 3)),
+    (progressive_jpeg(64), (64, 64, 3)),
+    (scan_bomb(80, 64), (64, 64, 3)),  # 90 scans: odd, but under the limit
     (cv2.imencode(".png", np.zeros((7, 9), np.uint8))[1].tobytes(), (7, 9, 3)),  # greyscale becomes 3-channel BGR, as Ultralytics reads it
 ])
 def test_accepted_formats(data: bytes, shape: tuple[int, int, int]) -> None:
@@ -82,11 +85,12 @@ def test_accepted_formats(data: bytes, shape: tuple[int, int, int]) -> None:
     (jpeg_claiming(60000, 60000), PayloadTooLarge, "60000x60000"),
     (webp_claiming(16000, 16000), PayloadTooLarge, "16000x16000"),
     (png_claiming(0, 10), BadImage, "empty size"),
+    (scan_bomb(200, 64), BadImage, "more than 100 scans"),  # a progressive JPEG's last scan repeated
 ])
 def test_refused(data: bytes, error: type[EdgeError], fragment: str, monkeypatch: pytest.MonkeyPatch) -> None:
     def never(*a: object) -> None:
         raise AssertionError("cv2.imdecode was called on a file that must be refused from its header")
-    if error is not BadImage or fragment in ("empty", "IHDR", "empty size"):
+    if error is not BadImage or fragment in ("empty", "IHDR", "empty size", "more than 100 scans"):
         monkeypatch.setattr(image_decode.cv2, "imdecode", never)
     with pytest.raises(error, match=fragment):
         decode_image(data, LIMIT)
