@@ -111,7 +111,7 @@ async def recovery(tmp: Path, models: Path, frames: list[bytes], drops: list[flo
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=str(REPO.parent / "shared/data/models/yolov8n_int8_openvino_model"))
-    ap.add_argument("--image", default=str(REPO / ".venv/lib/python3.11/site-packages/ultralytics/assets/bus.jpg"))
+    ap.add_argument("--image", default=str(REPO / "assets" / "bus.jpg"))
     ap.add_argument("--coco", default=str(REPO.parent / "shared/data/coco128/images/train2017"))
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--fps", type=float, default=5)

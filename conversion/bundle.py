@@ -1,9 +1,12 @@
 """Atomic bundle writing: everything goes into a hidden staging folder beside the target, which is
-renamed into place at the end. A failure leaves no half-written bundle (the daemon skips dot-folders)."""
+renamed into place at the end. A failure leaves no half-written bundle (the daemon skips dot-folders).
+A committed bundle is readable by everyone (folders 0755, files 0644), whatever the umask: it is
+often written by root and served by an unprivileged service user."""
 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -26,12 +29,15 @@ class Staging:
 
     def __init__(self, target: Path) -> None:
         self.target = target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        self.path = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+        if not target.parent.is_dir():  # a models folder made here is as readable as the bundle in it
+            target.parent.mkdir(parents=True)
+            target.parent.chmod(0o755)
+        self.path = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))  # 0700
 
     def commit(self, force: bool) -> Path:
         """Move the staged bundle to ``target`` (replacing an old one only with ``force``)."""
         check_target(self.target, force)
+        make_readable(self.path)
         old = None
         if self.target.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.old-", dir=self.target.parent))
@@ -44,3 +50,13 @@ class Staging:
 
     def discard(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
+
+
+def make_readable(folder: Path) -> None:
+    """Folders 0755 and files 0644 below and including ``folder`` (mkdtemp and umask 077 give 0700/0600)."""
+    folder.chmod(0o755)
+    for root, dirs, files in os.walk(folder):
+        for name in dirs:
+            os.chmod(os.path.join(root, name), 0o755)
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o644)

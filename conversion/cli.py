@@ -11,6 +11,7 @@ import warnings
 from pathlib import Path
 
 from conversion.errors import ConversionError, UsageError
+from conversion.interrupt import exit_code, interruptible, signal_of
 
 logger = logging.getLogger(__name__)
 
@@ -78,14 +79,16 @@ def main(argv: list[str] | None = None) -> int:
             accuracy_control=args.accuracy_control, bench_seconds=args.bench_seconds,
         )
         # stdout carries only the bundle path; chatter from Ultralytics and NNCF goes to stderr (or nowhere)
-        with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull if args.quiet else sys.stderr):
+        with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull if args.quiet else sys.stderr), \
+                interruptible():
             bundle = run(opts)
     except ConversionError as exc:
         print(f"yolo-edge-convert: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("yolo-edge-convert: interrupted; no bundle written", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print(f"yolo-edge-convert: interrupted ({signal_of(exc).name}); no bundle written, "
+              "temporary files removed", file=sys.stderr)
+        return exit_code(exc)
     print(bundle)
     return 0
 

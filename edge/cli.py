@@ -66,7 +66,8 @@ async def serve(config: Config, read_config: Callable[[], Config] | None = None)
                            ssl_context=tls.context if tls else None)
         await site.start()
     url = f"{'https' if tls else 'http'}://{config.server.host}:{config.server.port}"
-    logger.info("listening on %s, serving %s", url, ", ".join(state.serving.models.models))
+    logger.info("listening on %s, serving %s (pid %d: kill -HUP %d reloads models and keys)", url,
+                ", ".join(state.serving.models.models), os.getpid(), os.getpid())
     life.serving(url)  # READY=1, watchdog, SIGHUP
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -100,9 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "keygen":
             key = ensure_key_file(Path(args.file))
             if key:
-                print(f"New API key (shown once, stored in {args.file}): {key}")
+                print(f"New API key (stored in {args.file}): {key}")
             else:
-                print(f"{args.file} already holds a key; keeping it")
+                print(f"API key: the one in {args.file} (cat {args.file}; add a line for another key)")
     except EdgeError as exc:
         logger.error("%s", exc)
         return 2

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install yolo-edge as a hardened systemd service.
 #
-#   sudo systemd/install.sh                      # the real thing: /opt, /etc, /var, enable + start
-#   systemd/install.sh --root /tmp/img           # into another root (image build, tests): no systemctl
+#   sudo systemd/install.sh --model models/yolov8n   # the real thing: /opt, /etc, /var, enable + start
+#   systemd/install.sh --root /tmp/img --no-model    # into another root (image build, tests): no systemctl
 #
 # Puts a runtime-only virtualenv (no torch, no ultralytics) in /opt/yolo-edge/venv, the unit in
 # /etc/systemd/system, the service user in /etc/sysusers.d, a default /etc/yolo-edge/config.yaml (never
@@ -12,12 +12,16 @@ set -euo pipefail
 
 usage() {
     cat <<'EOF'
-usage: install.sh [--root DIR] [--python PY] [--model DIR]... [--no-deps] [--pip-arg ARG]... [--no-start]
+usage: install.sh [--root DIR] [--python PY] (--model DIR... | --no-model) [--no-deps] [--pip-arg ARG]... [--no-start]
 
   --root DIR     install below DIR instead of / (also: DESTDIR=DIR); systemctl is then only used
                  offline (systemctl --root DIR enable), never to start anything
   --python PY    interpreter for the virtualenv (default: python3, needs >= 3.10 and the venv module)
-  --model DIR    copy an Ultralytics OpenVINO export folder into the model repository (repeatable)
+  --model DIR    copy an Ultralytics OpenVINO export folder into the model repository (repeatable),
+                 e.g. the default model `make serve` prepared: --model models/yolov8n (or models/yolo11n-pose);
+                 needed unless the repository already holds a model (a re-run, an upgrade)
+  --no-model     install with an empty model repository: the service is enabled but cannot start
+                 until a model folder is added
   --no-deps      install the yolo-edge package only, not its dependencies (tests, offline rebuilds)
   --pip-arg ARG  pass ARG to pip install (repeatable), e.g. --pip-arg=--find-links=/srv/wheels
   --no-start     enable the service but do not (re)start it
@@ -29,6 +33,7 @@ ROOT="${DESTDIR:-/}"
 PYTHON="${PYTHON:-python3}"
 PIP_ARGS=()
 MODELS=()
+NO_MODEL=0
 START=1
 
 while [ $# -gt 0 ]; do
@@ -39,6 +44,7 @@ while [ $# -gt 0 ]; do
         --python=*) PYTHON="${1#*=}"; shift ;;
         --model) MODELS+=("$2"); shift 2 ;;
         --model=*) MODELS+=("${1#*=}"); shift ;;
+        --no-model) NO_MODEL=1; shift ;;
         --no-deps) PIP_ARGS+=("--no-deps"); shift ;;
         --pip-arg) PIP_ARGS+=("$2"); shift 2 ;;
         --pip-arg=*) PIP_ARGS+=("${1#*=}"); shift ;;
@@ -60,7 +66,24 @@ SYSUSERS=/etc/sysusers.d/yolo-edge.conf
 
 say() { printf 'yolo-edge install: %s\n' "$*"; }
 
+# A model folder is a non-dot folder with an .xml (what the daemon serves; dot-folders are staging).
+has_model() { local d; for d in "$1"/*/; do compgen -G "$d*.xml" >/dev/null && return 0; done; return 1; }
+
 live_systemd() { [ -z "$R" ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null; }
+
+# 0. A service with an empty model repository cannot start: refuse before installing anything. The device
+# venv has no torch, so no default model is exported here; `make serve` on a checkout prepares one.
+if [ ${#MODELS[@]} -eq 0 ] && [ "$NO_MODEL" = 0 ] && ! has_model "$R$STATE/models"; then
+    cat >&2 <<EOF
+install.sh: no --model given and $STATE/models holds no model, so the service could not start.
+  Give one or more model folders (Ultralytics OpenVINO exports), e.g. the default model that
+  'make serve' prepares in this checkout (its MODEL_ID is yolov8n, or yolo11n-pose offline):
+    sudo systemd/install.sh --model models/yolov8n
+  or a bundle of your own from yolo-edge-convert (docs/conversion.md).
+  Or pass --no-model to install now and add a model folder to $STATE/models later.
+EOF
+    exit 2
+fi
 
 # 1. The runtime virtualenv: `pip install <repo>` without extras, so no torch and no ultralytics.
 "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' \

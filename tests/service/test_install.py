@@ -127,9 +127,49 @@ def test_rerun_keeps_config_and_key_and_prints_no_key(installed: tuple[Path, str
     assert (root / "etc/yolo-edge/api_keys").read_text() == keys_before
 
 
+def _model_folder(root: Path) -> None:
+    (root / "var/lib/yolo-edge/models/mine").mkdir(parents=True)
+    (root / "var/lib/yolo-edge/models/mine/mine.xml").write_text("<net/>")
+
+
+def _staging_only(root: Path) -> None:
+    (root / "var/lib/yolo-edge/models/.mine.partial-x").mkdir(parents=True)  # never served: still empty
+    (root / "var/lib/yolo-edge/models/.mine.partial-x/mine.xml").write_text("<net/>")
+
+
+def _folder_without_xml(root: Path) -> None:
+    (root / "var/lib/yolo-edge/models/mine").mkdir(parents=True)
+
+
+@pytest.mark.parametrize(("before", "args", "refused"), [
+    (None, (), True),                       # fresh: the service could not start
+    (_staging_only, (), True),
+    (_folder_without_xml, (), True),
+    (None, ("--no-model",), False),         # asked for: enabled, waits for a model
+    (_model_folder, (), False),             # a re-run or an upgrade keeps serving what is there
+])
+def test_without_model_refuses_an_empty_repository(tmp_path: Path, before, args: tuple[str, ...],
+                                                   refused: bool) -> None:
+    """No default model is made on the device (its venv has no torch): install.sh refuses before
+    touching anything rather than enable a service that cannot start, and says what to pass."""
+    root = tmp_path / "root"
+    if before:
+        before(root)
+    env = {k: v for k, v in os.environ.items() if k not in ("DESTDIR", "VIRTUAL_ENV")}
+    done = subprocess.run(["bash", str(INSTALL), "--root", str(root), "--no-deps", "--python", sys.executable, *args],
+                          capture_output=True, text=True, env=env, timeout=600)
+    if refused:
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "--model models/yolov8n" in done.stderr and "--no-model" in done.stderr, done.stderr
+        assert not (root / "opt").exists() and not (root / "etc").exists(), "nothing installed"
+    else:
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert (root / "opt/yolo-edge/venv/bin/yolo-edge").is_file()
+
+
 def test_uninstall_keeps_data_and_purge_removes_it(tmp_path: Path) -> None:
     root = tmp_path / "root"
-    install(root)
+    install(root, "--no-model")
     (root / "var/lib/yolo-edge/models/m").mkdir()
     (root / "var/lib/yolo-edge/snapshots/s.jpg").write_bytes(b"x")
 
