@@ -185,13 +185,13 @@ def _too_large(name: str, size: int, limit: int, what: str) -> PayloadTooLarge:
 
 
 def model_folder(dest: Path) -> Path:
-    """``dest`` when it holds an .xml at the top, else its only folder; InvalidModel otherwise."""
+    """``dest`` when files lie at its top, else its only folder; InvalidModel otherwise (what is
+    missing inside is for ``read_model_folder`` to say)."""
     top = [p for p in dest.iterdir() if p.name not in IGNORED_TOP]
-    if any(p.is_file() and p.suffix == ".xml" for p in top):
+    if any(p.is_file() for p in top):
         return dest
-    folders = [p for p in top if p.is_dir()]
-    if len(folders) == 1 and not any(p.is_file() for p in top):
-        return folders[0]
-    found = ", ".join(sorted(p.name + ("/" if p.is_dir() else "") for p in top)[:8]) or "nothing"
+    if len(top) == 1:
+        return top[0]
+    found = ", ".join(sorted(p.name + "/" for p in top)[:8]) or "nothing"
     raise InvalidModel("the bundle must hold the model files (.xml, .bin, metadata.yaml) at the top of the "
                        f"archive or inside one folder; found: {found}")

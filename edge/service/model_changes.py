@@ -205,5 +205,7 @@ def describe(model: LoadedModel, info: dict[str, Any], report: bool) -> dict[str
 
 
 def _relative(message: str, folder: Path) -> str:
-    """A message about the staged copy, without the staging path."""
-    return message.replace(str(folder) + "/", "").replace(str(folder), "the bundle")
+    """A message about the staged copy, without the staging path or OpenVINO's source locations."""
+    message = message.replace(f"{folder}: ", "").replace(str(folder) + "/", "").replace(str(folder), "the bundle")
+    lines = [line.strip() for line in message.splitlines() if line.strip() and not line.startswith("Exception from")]
+    return " ".join(lines)[:400]
