@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 import requests
 
-from edge.service.model_store import PREVIOUS, STAGING_PREFIX, TRASH_PREFIX, clean_leftovers, install, new_staging
+from edge.service.model_store import (
+    PREVIOUS,
+    STAGING_PREFIX,
+    TRASH_PREFIX,
+    clean_leftovers,
+    install,
+    new_staging,
+)
 from tests.support.bundles import ADMIN_KEY, pack_folder
 from tests.support.daemon import Daemon, link_models, start_daemon
 from tests.support.shared_data import shared_data_dir
