@@ -10,7 +10,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from conversion.errors import ConversionError, UsageError
+from conversion.errors import ConversionError, PushError, UsageError
 from conversion.interrupt import exit_code, interruptible, signal_of
 
 logger = logging.getLogger(__name__)
@@ -44,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="INT8 recipe (default yolo-edge; 'ultralytics' is its stock export recipe)")
     p.add_argument("--no-accuracy-control", dest="accuracy_control", action="store_false",
                    help="do not try NNCF accuracy-controlled quantization when the gate fails")
+    p.add_argument("--push", action="append", default=[], metavar="URL",
+                   help="after the gate, upload the bundle to this box (http://box:8080; repeat for several)")
+    p.add_argument("--push-key-file", type=Path, metavar="PATH",
+                   help="a file holding the boxes' admin key (default: $YOLO_EDGE_ADMIN_KEY)")
     p.add_argument("--bench-seconds", type=float, default=12.0, metavar="S",
                    help="benchmark time per model and mode; 0 skips the speed report (default 12)")
     return p
@@ -72,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     from conversion.pipeline import run
 
     try:
+        push_key = admin_key(args.push_key_file) if args.push else ""
         opts = Options(
             source=args.source, precision=args.precision, out=args.out, model_id=args.model_id, data=args.data, val=args.val,
             imgsz=parse_imgsz(args.imgsz), device=args.device, dynamic=args.dynamic, max_drop=args.max_drop,
@@ -90,7 +95,38 @@ def main(argv: list[str] | None = None) -> int:
               "temporary files removed", file=sys.stderr)
         return exit_code(exc)
     print(bundle)
-    return 0
+    return push_bundle(bundle, args.push, push_key) if args.push else 0
+
+
+def admin_key(key_file: Path | None) -> str:
+    """The admin key for --push, read before converting so a missing key fails in seconds, not after."""
+    from edge.errors import ConfigError
+    from edge.http.model_push import read_admin_key
+
+    try:
+        return read_admin_key(key_file)
+    except ConfigError as exc:
+        raise UsageError(f"--push: {exc}") from None
+
+
+def push_bundle(bundle: Path, urls: list[str], key: str) -> int:
+    """Upload the written bundle to every box, one line each on stderr (stdout keeps only the path)."""
+    from edge.errors import EdgeError
+    from edge.http.model_push import push
+
+    try:
+        results = push(bundle, urls, key)
+    except EdgeError as exc:
+        results = []
+        print(f"yolo-edge-convert: error: --push: {exc}", file=sys.stderr)
+    for result in results:
+        print(f"push: {result.line()}", file=sys.stderr)
+    if results and all(r.ok for r in results):
+        return 0
+    failed = len(urls) - sum(r.ok for r in results)
+    print(f"yolo-edge-convert: error: {PushError(f'{failed} of {len(urls)} boxes did not take the bundle {bundle}')}",
+          file=sys.stderr)
+    return PushError.exit_code
 
 
 if __name__ == "__main__":

@@ -47,3 +47,9 @@ class UsageError(ConversionError):
     """Options that contradict each other (for example INT8 without --data)."""
 
     exit_code = 2
+
+
+class PushError(ConversionError):
+    """The bundle was written but at least one --push box did not take it (each box's line says why)."""
+
+    exit_code = 7

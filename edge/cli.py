@@ -1,4 +1,5 @@
-"""The ``yolo-edge`` command: ``serve`` runs the daemon."""
+"""The ``yolo-edge`` command: ``serve`` runs the daemon; ``keygen``, ``snapshot`` and ``push`` (a model
+bundle onto one or more boxes) help around it."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from edge.http.access_log import AccessLogger, OneLineBadHttp
 from edge.http.app import create_app
 from edge.http.app_keys import STATE
 from edge.http.connections import GuardedRunner, effective_limit, quiet_accept_errors
+from edge.http.model_push import KEY_ENV, push, read_admin_key
 from edge.http.tls import server_tls
 from edge.service.keygen import ensure_key_file
 from edge.service.lifecycle import ServiceLifecycle
@@ -79,6 +81,14 @@ async def serve(config: Config, read_config: Callable[[], Config] | None = None)
     await life.close()
 
 
+def run_push(args: argparse.Namespace) -> int:
+    """Print one line per box; exit 0 only when every box serves the model."""
+    results = push(args.bundle, args.urls, read_admin_key(args.key_file), args.model_id)
+    for result in results:
+        print(result.line())
+    return 0 if all(r.ok for r in results) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="yolo-edge", description="Serve YOLO models from OpenVINO on this device.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -91,6 +101,14 @@ def main(argv: list[str] | None = None) -> int:
     p_key = sub.add_parser("keygen", help="create an API key file if it does not exist and print the new key once")
     p_key.add_argument("--file", required=True, help="the key file (one key per line)")
     add_snapshot_parser(sub)
+    p_push = sub.add_parser("push", help="upload a model bundle to one or more boxes (PUT /v1/models/MODEL_ID)")
+    p_push.add_argument("bundle", metavar="BUNDLE_DIR", type=Path,
+                        help="an Ultralytics OpenVINO export folder or a yolo-edge-convert bundle")
+    p_push.add_argument("--to", dest="urls", action="append", required=True, metavar="URL",
+                        help="a box, e.g. http://box:8080 (repeat for several)")
+    p_push.add_argument("--id", dest="model_id", metavar="MODEL_ID", help="serve it as this id (default: the folder name)")
+    p_push.add_argument("--key-file", type=Path, metavar="PATH",
+                        help=f"a file holding the admin key (default: ${KEY_ENV})")
     args = parser.parse_args(argv)
     setup_logging(getattr(args, "verbose", False))
     try:
@@ -98,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(serve(config_from_args(args), lambda: config_from_args(args)))
         elif args.command == "snapshot":
             return run_snapshot(args)
+        elif args.command == "push":
+            return run_push(args)
         elif args.command == "keygen":
             key = ensure_key_file(Path(args.file))
             if key:

@@ -37,6 +37,22 @@ class Unauthorized(EdgeError):
     """The API key is missing or wrong."""
 
 
+class Forbidden(EdgeError):
+    """The key is valid but may not do this (a predict key managing models), or the feature is off."""
+
+
+class BadBundle(BadRequest):
+    """An uploaded model archive is unsafe or malformed (paths, links, devices, not an archive)."""
+
+
+class InvalidModel(BadRequest):
+    """An uploaded bundle unpacked safely but holds no model this device can serve."""
+
+
+class Conflict(EdgeError):
+    """The change would leave the device unable to serve or to start (deleting its last model)."""
+
+
 class ModelNotFound(EdgeError):
     """No model of that id is served."""
 
@@ -53,6 +69,10 @@ class UrlFetchError(BadRequest):
 
 class ModelError(EdgeError):
     """A model folder is broken or its outputs are not what its task expects."""
+
+
+class StorageError(EdgeError):
+    """models.dir cannot be written (permissions, no space left)."""
 
 
 class CameraError(EdgeError):

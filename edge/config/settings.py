@@ -78,12 +78,19 @@ class ModelsConfig:
     # (or auto, the CPU's own default: bf16 on AMX Xeons) runs FP32 models ~1.5x faster there, with
     # boxes moved by pixels (docs/benchmark.md, "Precision and shapes").
     cpu_precision: str = _rule("f32", lambda v: v in ("f32", "bf16", "auto"), "f32, bf16 or auto")
+    # PUT /v1/models/{MODEL_ID}: the largest archive, and the largest total unpacked (MB) ...
+    upload_max_mb: float = _rule(1024.0, lambda v: 0 < v <= 65536, "a size in MB, above 0 and at most 65536")
+    # ... and the largest single file inside it (MB).
+    upload_max_file_mb: float = _rule(512.0, lambda v: 0 < v <= 65536, "a size in MB, above 0 and at most 65536")
 
 
 @dataclass(frozen=True)
 class AuthConfig:
     enabled: bool = True
     api_keys_file: Path | None = None
+    # Keys that may upload, replace and delete models (PUT/DELETE /v1/models/{MODEL_ID}); same line
+    # format. None, and no systemd credential 'admin_keys': model management is off.
+    admin_keys_file: Path | None = None
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,12 @@
 Format (no timestamp: journald adds one)::
 
     127.0.0.1 "POST /v1/predict/yolov8n" 200 512B 0.034s ua="python-requests/2.32"
+    127.0.0.1 "PUT /v1/models/yolov8n" 200 902B 2.310s ua="yolo-edge-push/0.1.0" change="replaced yolov8n sha256=... key=1a2b3c4d"
 
 Only the path is logged: the query string is dropped (a client may put a key in ``?api_key=``),
-and no header is logged except a shortened User-Agent. Control characters are escaped so a line
-can never be split or forged.
+and no header is logged except a shortened User-Agent. A model upload or delete adds what it changed
+and which admin key did it (the first 8 hex digits of the key's SHA-256, never the key). Control
+characters are escaped so a line can never be split or forged.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
+
+from edge.http.app_keys import MODEL_CHANGE
 
 MAX_PATH = 200
 MAX_AGENT = 80
@@ -47,9 +51,10 @@ class AccessLogger(AbstractAccessLogger):
         if not self.logger.isEnabledFor(logging.INFO):
             return
         agent = request.headers.get("User-Agent", "-")
-        self.logger.info('%s "%s %s" %d %dB %.3fs ua="%s"', request.remote or "-", printable(request.method, 16),
+        change = request.get(MODEL_CHANGE)
+        self.logger.info('%s "%s %s" %d %dB %.3fs ua="%s"%s', request.remote or "-", printable(request.method, 16),
                          printable(request.rel_url.path, MAX_PATH), response.status, response.body_length, time,
-                         printable(agent, MAX_AGENT))
+                         printable(agent, MAX_AGENT), f' change="{printable(change, MAX_PATH)}"' if change else "")
 
 
 class OneLineBadHttp(logging.Filter):

@@ -20,11 +20,13 @@ from edge.http.doods_routes import add_doods_routes
 from edge.http.error_mapping import error_middleware
 from edge.http.hub_routes import add_hub_routes
 from edge.http.metrics import install_metrics
+from edge.http.model_routes import add_model_routes
 from edge.http.openapi import openapi_handler
 from edge.http.ops_routes import add_ops_routes
 from edge.http.platform_routes import add_platform_routes
 from edge.http.rate_limit import RateLimiter
 from edge.service.keys import KeyRing, load_keyring
+from edge.service.model_store import clean_leftovers
 from edge.service.reload import load_serving
 from edge.service.state import ServiceState
 
@@ -38,6 +40,7 @@ async def serving_ctx(app: web.Application) -> AsyncIterator[None]:
     workers = max(2, len(os.sched_getaffinity(0)))
     executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="edge-cpu")
     loop = asyncio.get_running_loop()
+    await loop.run_in_executor(executor, clean_leftovers, config.models.dir)  # of uploads a crash interrupted
     serving = await loop.run_in_executor(executor, load_serving, config, state.boot_keys, executor)
     state.swap(serving)
     state.ready = True
@@ -58,6 +61,7 @@ def create_app(config: Config, keys: KeyRing | None = None) -> web.Application:
     install_metrics(app)  # GET /metrics; its middleware goes outermost
     add_ops_routes(app)
     add_hub_routes(app)
+    add_model_routes(app)
     add_platform_routes(app)
     add_deepstack_routes(app)
     add_doods_routes(app)

@@ -28,6 +28,8 @@ CAMERAS = web.AppKey("cameras", CameraSlot)
 READY_DETAIL = web.AppKey("ready_detail", list)
 # A dialect's error envelope ((message, status) -> JSON body), set on the request by that dialect's handlers.
 ERROR_BODY = web.RequestKey("error_body", Callable[[str, int], dict[str, Any]])  # type: ignore[arg-type]
+# What a model upload or delete changed, for the access log line of that request.
+MODEL_CHANGE = web.RequestKey("model_change", str)
 # Error envelopes by path, for answers no dialect handler wrote (404, 405): (path, body); a path ending
 # in "/" covers everything under it. Each dialect's route module adds its own.
 ERROR_BODY_BY_PATH = web.AppKey("error_body_by_path", list)

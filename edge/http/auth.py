@@ -32,6 +32,28 @@ def require_key(request: web.Request, key: str | None = None,
         limiter.check(key or request.remote or "")
 
 
+def require_admin_key(request: web.Request) -> str:
+    """The request's admin key (model management); 403 when management is off or the key may only
+    predict, 401 when the key is missing or unknown. Returns the key."""
+    serving = request.app[STATE].serving
+    key = api_key_of(request)
+    if serving.admin_keys is None:
+        raise errors.Forbidden("model management is off on this device: no admin key is configured (set "
+                               "auth.admin_keys_file, or the systemd credential 'admin_keys', and reload)")
+    if not key:
+        raise errors.Unauthorized("missing admin key: send it in the 'x-api-key' header or as "
+                                  "'Authorization: Bearer <key>'")
+    if not serving.admin_keys.check(key):
+        if serving.keys.enabled and serving.keys.check(key):
+            raise errors.Forbidden("this API key may predict but not manage models: use an admin key "
+                                   "(auth.admin_keys_file)")
+        raise errors.Unauthorized("the admin key is not valid for this device")
+    limiter = request.app[LIMITER]
+    if limiter:
+        limiter.check(key)
+    return key
+
+
 def require_dialect_key(request: web.Request, key: str | None, where: str) -> None:
     """For the NVR dialects: as ``require_key``, unless ``dialects.require_key`` is false (then only the
     rate limit, per client address, applies)."""

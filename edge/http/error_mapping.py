@@ -22,13 +22,17 @@ STATUS: list[tuple[type[errors.EdgeError], int]] = [  # most specific first
     (errors.SlowClient, 408),
     (errors.PayloadTooLarge, 413),
     (errors.UnsupportedMediaType, 415),
+    (errors.InvalidModel, 422),
     (errors.BadRequest, 400),
     (errors.Unauthorized, 401),
+    (errors.Forbidden, 403),
     (errors.ModelNotFound, 404),
     (errors.CameraNotFound, 404),
+    (errors.Conflict, 409),
     (errors.RateLimited, 429),
     (errors.Overloaded, 503),
     (errors.DeviceError, 503),
+    (errors.StorageError, 507),
     (errors.ModelError, 500),
     (errors.EdgeError, 500),
 ]
@@ -81,7 +85,8 @@ async def _mapped(request: web.Request, handler: Callable[[web.Request], Awaitab
     try:
         return await handler(request)
     except errors.EdgeError as exc:
-        if isinstance(exc, (errors.ModelError, errors.DeviceError)) or type(exc) is errors.EdgeError:
+        logged = (errors.ModelError, errors.DeviceError, errors.StorageError)
+        if isinstance(exc, logged) or type(exc) is errors.EdgeError:
             logger.error("%s %s: %s", request.method, request.path, exc)
         return error_response(exc, error_body(request))
     except web.HTTPRequestEntityTooLarge:

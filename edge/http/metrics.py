@@ -15,6 +15,9 @@ several apps in one process. ``GET /metrics`` serves the Prometheus text format.
   ``rate_limited`` (429), ``slow_client`` (408), ``too_large`` (413).
 - ``auth_failures_total{reason}``: ``missing`` or ``invalid`` key (401).
 - ``model_compile_seconds{model}``, ``ready``, ``models_loaded``.
+- ``model_changes_total{action,outcome}``: model uploads (``action="upload"``: ``added``, ``replaced``,
+  ``refused`` with a 4xx, ``failed`` with a 5xx) and deletes (``action="delete"``: ``deleted``, ``refused``,
+  ``failed``); ``model_change_duration_seconds{action}``: the time each took, from the request.
 - ``camera_fps{camera,direction}`` (``in``: read from the source, ``out``: inferred),
   ``camera_frames_total{camera,kind}`` (``read``, ``inferred``, ``dropped``), ``camera_connected{camera}``,
   ``camera_reconnects_total{camera}``: read at scrape time from each camera's ``status()``.
@@ -50,6 +53,7 @@ NS = "yolo_edge"
 STAGES = ("decode", "preprocess", "inference", "postprocess")
 STAGE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+CHANGE_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 REJECT_REASONS = {429: "rate_limited", 408: "slow_client", 413: "too_large"}
 MODEL_KEYS = ("model_id", "model", "deployment")  # match_info names that carry a MODEL_ID
 
@@ -133,6 +137,11 @@ class Metrics:
             self.rejected.labels(reason)
         for reason in ("missing", "invalid"):
             self.auth_failures.labels(reason)
+        self.model_changes = Counter(f"{NS}_model_changes", "Model uploads and deletes by outcome",
+                                     ["action", "outcome"], registry=registry)
+        self.model_change_seconds = Histogram(f"{NS}_model_change_duration_seconds", "Seconds a model upload or "
+                                              "delete took, receiving and compiling included", ["action"],
+                                              buckets=CHANGE_BUCKETS, registry=registry)
 
     def observe_stages(self, model_id: str, timings: Timings) -> None:
         """Record one prediction's stage times (``Timings`` holds milliseconds)."""
@@ -158,6 +167,11 @@ class Metrics:
         elif status == 401:
             has_key = "x-api-key" in request.headers or "Authorization" in request.headers
             self.auth_failures.labels("invalid" if has_key else "missing").inc()
+
+    def observe_change(self, action: str, outcome: str, seconds: float) -> None:
+        """One model upload or delete: ``outcome`` is what it did, or ``refused`` / ``failed``."""
+        self.model_changes.labels(action, outcome).inc()
+        self.model_change_seconds.labels(action).observe(seconds)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -16,6 +16,7 @@ from edge import __version__
 from edge.config.request_fields import FIELDS
 from edge.http.app_keys import STATE
 from edge.http.openapi_dialects import DIALECT_PATHS, DOODS_KEY
+from edge.http.openapi_models import MODEL_PATHS
 from edge.http.openapi_schema import BOOL_TEXT, KEYED, PREDICT_ERRORS, Json, errors, field_schema, path_param
 from edge.http.predict_form import HUB, PLATFORM, Dialect
 
@@ -167,6 +168,7 @@ DOCUMENT: Json = {
                 "schema": {"type": "object"}}}}},
         }},
         **DIALECT_PATHS,
+        **MODEL_PATHS,
     },
 }
 
@@ -183,8 +185,8 @@ def document_for(app: web.Application) -> Json:
     known = {MODEL_PARAMS: sorted(state.serving.models.models) if state.started else [],
              CAMERA_PARAMS: [c.id for c in state.boot_config.cameras]}
     for ops in doc["paths"].values():
-        for op in ops.values():
-            for param in op.get("parameters", []):
+        for method, op in ops.items():
+            for param in op.get("parameters", []) if method != "put" else []:  # PUT may name a new model
                 for names, values in known.items():
                     if param["name"] in names and values:
                         param["schema"]["enum"] = values  # anything else is 404

@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +91,10 @@ class LoadedModel:
         h, w = self.spec.imgsz
         self.pool.warm_up(np.full((1, h, w, 3), 114, np.uint8))
 
+    def moved_to(self, folder: Path) -> None:
+        """The model's files now live in ``folder`` (same names): later compiles read them there."""
+        self.spec = replace(self.spec, folder=folder, xml=folder / self.spec.xml.name)
+
     def describe(self) -> dict[str, object]:
         return {
             "id": self.spec.model_id, "task": self.spec.task, "classes": self.spec.names,
@@ -157,7 +161,9 @@ class Engine:
         precision = spec.precision or detect_precision(model)
         pool: InferPool | ShapePools
         if static_per_shape(self.device, precision, dynamic):
-            pool = ShapePools(lambda hw: self._compile(spec, self._reshaped(spec, hw)))
+            # ``loaded.spec`` read when a shape is compiled, not now: an upload compiles its model in a
+            # staging folder and then moves it into place (``LoadedModel.moved_to``).
+            pool = ShapePools(lambda hw: self._compile(loaded.spec, self._reshaped(loaded.spec, hw)))
             how = "static per input shape (INT8 with dynamic shapes on an AMX CPU)"
         else:
             pool = self._compile(spec, model)

@@ -27,7 +27,6 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable
 
 from edge.config.settings import Config
-from edge.inference.model_set import ModelSet
 from edge.service.reload import reload_serving
 from edge.service.sd_notify import Notifier, run_watchdog, watchdog_interval
 from edge.service.state import ServiceState
@@ -63,7 +62,6 @@ class ServiceLifecycle:
         self.extra_checks = list(extra_checks)
         self.after_reload = after_reload  # e.g. load a renewed TLS certificate
         self.url = ""
-        self._retired: list[ModelSet] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._reload_wanted = asyncio.Event()
 
@@ -96,9 +94,10 @@ class ServiceLifecycle:
     # --- health ------------------------------------------------------------------------------------
     def healthy(self) -> bool:
         """False when an inference has been running longer than ``stuck_after`` or a check fails."""
-        self._retired = [s for s in self._retired if any(m.pool.in_flight for m in s.models.values())]
+        retired = self.state.retired
+        retired[:] = [s for s in retired if any(m.pool.in_flight for m in s.models.values())]
         current = (self.state.serving.models,) if self.state.started else ()  # none while compiling
-        for model_set in (*current, *self._retired):
+        for model_set in (*current, *retired):
             for model_id, model in model_set.models.items():
                 age = model.pool.oldest_age()
                 if age > self.stuck_after:
@@ -130,14 +129,13 @@ class ServiceLifecycle:
         self.notifier.reloading("reloading config and models")
         extender = asyncio.create_task(self._extend_while("reloading: compiling models"))
         try:
-            retired = await reload_serving(self.state, self.read_config, self._progress)
+            await reload_serving(self.state, self.read_config, self._progress)
         except Exception as exc:  # noqa: BLE001 - any failure keeps the old set serving
             logger.error("reload failed, still serving the previous set: %s", exc)
             self.notifier.ready(f"reload failed ({exc}); " + self.describe())
             return False
         finally:
             extender.cancel()
-        self._retired.append(retired.models)
         if self.after_reload is not None:
             self.after_reload(self.state.serving.config)
         self.notifier.ready(self.describe())

@@ -19,7 +19,7 @@ from edge.inference.decode_lanes import DecodeLanes
 from edge.inference.engine import Engine
 from edge.inference.model_set import load_model_set
 from edge.inference.predictor import Predictor
-from edge.service.keys import KeyRing, load_keyring
+from edge.service.keys import KeyRing, load_admin_keyring, load_keyring
 from edge.service.state import ServiceState, Serving
 
 logger = logging.getLogger(__name__)
@@ -39,17 +39,25 @@ def load_serving(config: Config, keys: KeyRing, executor: Executor, engine: Engi
                  progress: Callable[[str], None] | None = None, lanes: DecodeLanes | None = None) -> Serving:
     """Blocking: open ``engine`` unless given, compile and warm every model of ``models.dir``.
     ``lanes``: the running daemon's decode lanes, so a reload keeps one bound on heavy decodes."""
+    admin_keys = load_admin_keyring(config.auth)
     if engine is None:
         engine = Engine.from_config(config.models)
     models = load_model_set(engine, config, progress)
     return Serving(config, keys, engine, models, Predictor(executor, int(config.server.max_image_mpix * 1e6),
-                                                                 lanes))
+                                                                 lanes), admin_keys)
 
 
 async def reload_serving(state: ServiceState, read_config: Callable[[], Config],
                          progress: Callable[[str], None] | None = None) -> Serving:
     """Load the new config and model set off the loop and swap them into ``state``; return the retired
-    ``Serving``. Raises ``EdgeError`` (or whatever the engine raised) without touching ``state``."""
+    ``Serving``. Raises ``EdgeError`` (or whatever the engine raised) without touching ``state``. Waits
+    for a model upload or delete in progress (``state.changes``): the reload then sees its result."""
+    async with state.changes:
+        return await _reload(state, read_config, progress)
+
+
+async def _reload(state: ServiceState, read_config: Callable[[], Config],
+                  progress: Callable[[str], None] | None) -> Serving:
     old = state.serving
     config = await asyncio.to_thread(read_config)
     for key in RESTART_ONLY:

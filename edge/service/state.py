@@ -2,11 +2,13 @@
 what lives as long as the process (readiness, requests pending, start time).
 
 Handlers read ``state.serving`` once per request and keep that object: they never see half a reload,
-and requests in flight finish on the models they started with.
+and requests in flight finish on the models they started with. Every change of the served models (a
+reload, an upload, a delete) holds ``state.changes``, so they happen one at a time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 
@@ -21,13 +23,15 @@ from edge.service.keys import KeyRing
 @dataclass(frozen=True)
 class Serving:
     """Everything a reload changes, as one value: the config it was read from, the API keys, the
-    engine, the compiled models and the predictor that runs them."""
+    engine, the compiled models and the predictor that runs them; ``admin_keys`` is None when model
+    management is off."""
 
     config: Config
     keys: KeyRing
     engine: Engine
     models: ModelSet
     predictor: Predictor
+    admin_keys: KeyRing | None = None
 
 
 class ServiceState:
@@ -42,6 +46,9 @@ class ServiceState:
         self.ready = False
         self.pending = 0  # requests admitted and not yet answered
         self.started_at = time.monotonic()
+        self.changes = asyncio.Lock()  # held by every change of the served models: one at a time
+        # Models no longer served whose requests may still be running; the watchdog checks them too.
+        self.retired: list[ModelSet] = []
 
     @property
     def started(self) -> bool:
@@ -55,6 +62,12 @@ class ServiceState:
         return self._serving
 
     def swap(self, serving: Serving) -> Serving | None:
-        """Serve ``serving`` from now on (one assignment); return the set it replaces."""
+        """Serve ``serving`` from now on (one assignment); return the set it replaces. The models it no
+        longer serves go to ``retired`` until their last request ends."""
         retired, self._serving = self._serving, serving
+        if retired is not None:
+            kept = serving.models.models
+            gone = {k: m for k, m in retired.models.models.items() if kept.get(k) is not m}
+            if gone:
+                self.retired.append(ModelSet(gone))
         return retired

@@ -30,7 +30,10 @@ CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,r
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     tmp = tmp_path_factory.mktemp("schemathesis")
-    d = start_daemon(tmp, link_models(tmp, {MODEL_ID: MODEL_SRC}))
+    # model management on, so PUT/DELETE /v1/models/{id} are exercised with the predict key: 403, never a change
+    (tmp / "admin_keys").write_text("schemathesis-admin-key-never-sent\n")
+    d = start_daemon(tmp, link_models(tmp, {MODEL_ID: MODEL_SRC}),
+                     extra={"auth": {"admin_keys_file": str(tmp / "admin_keys")}})
     yield d
     d.stop()
 
@@ -72,3 +75,7 @@ def test_schemathesis_finds_nothing(daemon: Daemon, tmp_path: Path) -> None:
     # aiohttp's own parser logs the requests it refuses itself (a NUL in a header: 400) with a traceback;
     # what must never appear is an error from the daemon's code
     assert "ERROR edge." not in daemon.log(), daemon.log()[-3000:]
+    # the predict key may not manage models: schemathesis's PUT/DELETE changed nothing
+    assert requests.get(daemon.base_url + "/readyz", timeout=10).json()["models"] == [MODEL_ID]
+    for method in ("PUT", "DELETE"):
+        assert re.search(rf'"{method} /v1/models/[^"]*" 403', daemon.log()), f"{method} /v1/models/{{id}} not exercised"

@@ -199,6 +199,7 @@ def test_healthy_goes_false_when_an_inference_or_a_decode_is_stuck() -> None:
 
     class State:  # what the check reads of ServiceState
         started = True
+        retired: list[object] = []
         serving = SimpleNamespace(models=Models(a=0.0, b=1.0), predictor=decodes(1.0))
 
     life = ServiceLifecycle(State(), stuck_after=5.0)  # type: ignore[arg-type]
@@ -208,10 +209,10 @@ def test_healthy_goes_false_when_an_inference_or_a_decode_is_stuck() -> None:
     State.serving = SimpleNamespace(models=Models(a=0.0), predictor=decodes(6.0))  # a stuck decode
     assert not life.healthy()
     State.serving = SimpleNamespace(models=Models(a=0.0), predictor=decodes(0.0))
-    life._retired.append(Models(old=7.0))  # type: ignore[arg-type]  # a retired set still finishing
+    State.retired.append(Models(old=7.0))  # type: ignore[arg-type]  # a retired set still finishing
     assert not life.healthy()
-    life._retired[0].models["old"].pool = Pool(0.0)  # finished: dropped from the check
-    assert life.healthy() and life._retired == []
+    State.retired[0].models["old"].pool = Pool(0.0)  # finished: dropped from the check
+    assert life.healthy() and State.retired == []
     assert not ServiceLifecycle(State(), stuck_after=5.0, extra_checks=[lambda: False]).healthy()  # type: ignore[arg-type]
 
 

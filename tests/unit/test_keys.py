@@ -71,3 +71,46 @@ def test_daemon_refuses_a_broken_model_folder(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "broken" in result.stderr and "model.bin" in result.stderr
+
+
+@pytest.mark.parametrize("file_text, credential, enabled, admits, refuses", [
+    ("admin-1\n", None, True, ["admin-1"], ["predict-1", "", None]),
+    (None, "admin-2\n", True, ["admin-2"], ["admin-1"]),
+    ("admin-1\n", "admin-2\n", True, ["admin-1", "admin-2"], ["x"]),
+    ("admin-1\n", None, False, ["admin-1"], ["anything"]),  # auth.enabled: false never opens model management
+    (None, None, True, None, None),  # nothing configured: management off
+])
+def test_admin_keys_are_a_ring_of_their_own(tmp_path: Path, file_text: str | None, credential: str | None,
+                                            enabled: bool, admits: list[str] | None, refuses: list[str] | None) -> None:
+    from edge.service.keys import load_admin_keyring
+
+    (tmp_path / "api_keys").write_text("predict-1\n")
+    admin_file = None
+    if file_text is not None:
+        admin_file = tmp_path / "admin"
+        admin_file.write_text(file_text)
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "api_keys").write_text("predict-1\n")
+    if credential is not None:
+        (creds / "admin_keys").write_text(credential)
+    auth = AuthConfig(enabled=enabled, api_keys_file=tmp_path / "api_keys", admin_keys_file=admin_file)
+    ring = load_admin_keyring(auth, environ={"CREDENTIALS_DIRECTORY": str(creds)})
+    if admits is None:
+        assert ring is None
+        return
+    assert ring is not None and all(ring.check(k) for k in admits) and not any(ring.check(k) for k in refuses or [])
+
+
+@pytest.mark.parametrize("content, fragment", [
+    ("# nothing\n", "auth.admin_keys_file: .* holds no key"),
+    (None, "auth.admin_keys_file: .* does not exist"),
+])
+def test_bad_admin_key_files(tmp_path: Path, content: str | None, fragment: str) -> None:
+    from edge.service.keys import load_admin_keyring
+
+    path = tmp_path / "admin"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(ConfigError, match=fragment):
+        load_admin_keyring(AuthConfig(admin_keys_file=path), environ={})
