@@ -172,6 +172,7 @@ class ZmqDetector:
         config = self.state.boot_config
         # A peer sending a larger frame is disconnected by ZMQ itself, as HTTP bodies are capped.
         self.socket.setsockopt(zmq.MAXMSGSIZE, int(config.server.max_body_mb * 1024 * 1024))
+        self.socket.setsockopt(zmq.IPV6, 1)  # tcp://[::1]:5555 too; IPv4 addresses still work
         try:
             self.socket.bind(self.endpoint)
         except zmq.ZMQError as exc:
@@ -258,6 +259,10 @@ class ZmqDetector:
             task.cancel()
         self.socket.close(linger=CLOSE_LINGER_MS)
         self.context.term()
+        if self.endpoint.startswith("ipc://"):  # libzmq leaves the socket file behind
+            path = Path(self.endpoint[len("ipc://"):])
+            if path.is_socket():
+                path.unlink(missing_ok=True)
 
 
 def read_header(body: list[bytes]) -> dict[str, Any]:

@@ -139,8 +139,12 @@ class FrigateZmq:
         if header is None:
             header = json.dumps({"shape": list(tensor.shape), "dtype": str(tensor.dtype.name),
                                  "model_type": self.model_type}).encode()
+        return self.exchange([header, memoryview(tensor.tobytes(order="C"))])
+
+    def exchange(self, frames: list[Any]) -> np.ndarray:
+        """Send ``frames`` as one request and read the reply as Frigate does (a timeout: a new socket)."""
         try:
-            self.socket.send_multipart([header, memoryview(tensor.tobytes(order="C"))])
+            self.socket.send_multipart(frames)
             self.last_frames = self.socket.recv_multipart()
             return self.decode(self.last_frames)
         except (zmq.Again, zmq.ZMQError):
