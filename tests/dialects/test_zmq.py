@@ -218,27 +218,34 @@ def test_cannot_listen_stops_the_start(tmp_path: Path, where: str, fragment: str
 
 # ---------------------------------------------------------------- IPC, BGR, detect_model, SIGTERM
 
-def test_ipc_bgr_and_a_clean_stop(tmp_path: Path, photos: list[bytes]) -> None:
+def test_ipc_bgr_a_clean_stop_and_a_restart(tmp_path: Path, photos: list[bytes]) -> None:
     """Over a Unix socket, Frigate set to input_pixel_format bgr (``zmq_pixel_format: bgr``), the model
-    named by ``dialects.detect_model``; SIGTERM exits 0 and removes the socket file."""
+    named by ``dialects.detect_model``; SIGTERM exits 0 and removes the socket file; the same Frigate
+    client goes on with the daemon started again."""
     path = tmp_path / "run" / "frigate.sock"
     path.parent.mkdir()
-    daemon = start_daemon(tmp_path, link_models(tmp_path, exports()), extra={"dialects": {
-        "zmq_endpoint": f"ipc://{path}", "zmq_pixel_format": "bgr", "detect_model": "yolov8n"}}, timeout=300)
+    models = link_models(tmp_path, exports())
+    extra = {"dialects": {"zmq_endpoint": f"ipc://{path}", "zmq_pixel_format": "bgr", "detect_model": "yolov8n"}}
+    daemon = start_daemon(tmp_path, models, extra=extra, timeout=300)
+    frigate = FrigateZmq(f"ipc://{path}", model_path="/config/model_cache/yolov8n", request_timeout_ms=TIMEOUT_MS)
     try:
         assert daemon.listening() == ({daemon.port}, {str(path)})
-        frigate = FrigateZmq(f"ipc://{path}", model_path="/config/model_cache/yolov8n", request_timeout_ms=TIMEOUT_MS)
         assert frigate.model_ready and "serves yolov8n (detect, 640x640 input)" in frigate.handshake["message"]  # type: ignore[index]
         for photo in photos:
             rgb = region(photo, 320)
             rows = frigate.detect_raw(np.ascontiguousarray(rgb[..., ::-1]))  # Frigate's bgr region
             assert frigate.reply_header()["model"] == "yolov8n"
             same_as_hub(rows, hub(daemon, "yolov8n", png(rgb), 0.4, 20), 320, 320)
-        frigate.close()
-    finally:
         code = daemon.stop()
-    assert code == 0 and not path.exists()
-    assert "Traceback" not in daemon.log()
+        assert code == 0 and not path.exists()
+        assert "Traceback" not in daemon.log()
+        daemon = start_daemon(tmp_path, models, extra=extra, timeout=300)
+        rgb = region(photos[0], 320)
+        same_as_hub(frigate.detect_raw(np.ascontiguousarray(rgb[..., ::-1])),
+                    hub(daemon, "yolov8n", png(rgb), 0.4, 20), 320, 320)
+    finally:
+        frigate.close()
+        daemon.stop()
 
 
 # ---------------------------------------------------------------- admission and readiness, in process
