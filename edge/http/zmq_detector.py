@@ -35,12 +35,10 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
 import orjson
 import zmq
 import zmq.asyncio
@@ -50,92 +48,21 @@ from prometheus_client import Counter
 from edge import errors
 from edge.http.app_keys import STATE
 from edge.http.metrics import METRICS, NS, Metrics
+from edge.http.zmq_frames import CONFIDENCE, ROWS, error_reply, read_header, rows, tensor_image
 from edge.inference.engine import LoadedModel
 from edge.inference.options import PredictOptions
-from edge.inference.prediction import Prediction
 from edge.inference.predictor import Timings
 from edge.service.admission import Admission
 from edge.service.state import ServiceState
 
 logger = logging.getLogger(__name__)
 
-ROWS = 20  # Frigate's detector result is (20, 6)
-CONFIDENCE = 0.4  # Frigate's detect() stops at the first row below 0.4
-MIN_SIDE = 16  # smaller is no image, and keeps the four layouts apart
-MAX_HEADER = 64 * 1024
 CLOSE_LINGER_MS = 200  # replies still queued at stop get this long to leave
-# Frigate's model.input_tensor: the tensor's shape test and the (H, W, 3) view of it.
-LAYOUTS: dict[str, tuple[Callable[[list[int]], bool], Callable[[np.ndarray], np.ndarray]]] = {
-    "nhwc": (lambda s: s[0] == 1 and s[3] == 3 and min(s[1], s[2]) >= MIN_SIDE, lambda t: t[0]),
-    "nchw": (lambda s: s[0] == 1 and s[1] == 3 and min(s[2], s[3]) >= MIN_SIDE, lambda t: t[0].transpose(1, 2, 0)),
-    "hwnc": (lambda s: s[2] == 1 and s[3] == 3 and min(s[0], s[1]) >= MIN_SIDE, lambda t: t[:, :, 0, :]),
-    "hwcn": (lambda s: s[2] == 3 and s[3] == 1 and min(s[0], s[1]) >= MIN_SIDE, lambda t: t[:, :, :, 0]),
-}
-DTYPES = {"uint8": np.uint8, "float32": np.float32}  # Frigate's input_dtype int, and float / float_denorm
-
-
-def tensor_image(header: dict[str, Any], data: bytes, pixel_format: str, max_pixels: int) -> np.ndarray:
-    """Frigate's tensor -> (H, W, 3) u8 BGR, the image ``Predictor.predict_image`` takes."""
-    shape, dtype = header.get("shape"), header.get("dtype")
-    if not (isinstance(shape, list) and len(shape) == 4
-            and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)):
-        raise errors.BadRequest(f"shape must be 4 positive integers, e.g. [1, 320, 320, 3]; got {str(shape)[:80]}")
-    if dtype not in DTYPES:
-        raise errors.BadRequest(f"dtype must be uint8 (Frigate's input_dtype int) or float32 (float, "
-                                f"float_denorm); got {str(dtype)[:40]}")
-    view = next((pick for test, pick in LAYOUTS.values() if test(shape)), None)
-    if view is None:
-        raise errors.BadRequest(f"shape {shape} is not an image tensor as Frigate sends it: (1, H, W, 3) nhwc, "
-                                f"(1, 3, H, W) nchw, (H, W, 1, 3) hwnc or (H, W, 3, 1) hwcn, H and W >= {MIN_SIDE}")
-    needed = math.prod(shape) * np.dtype(DTYPES[dtype]).itemsize
-    if len(data) != needed:
-        raise errors.BadRequest(f"the tensor has {len(data)} bytes; shape {shape} of {dtype} needs {needed}")
-    hwc = view(np.frombuffer(data, DTYPES[dtype]).reshape(shape))
-    if hwc.shape[0] * hwc.shape[1] > max_pixels:
-        raise errors.PayloadTooLarge(f"the tensor is {hwc.shape[1]}x{hwc.shape[0]}; the limit is "
-                                     f"{max_pixels / 1e6:.1f} megapixels (server.max_image_mpix)")
-    if hwc.dtype == np.float32:
-        hwc = float_pixels(hwc)
-    hwc = np.ascontiguousarray(hwc)
-    if pixel_format == "rgb":
-        return cv2.cvtColor(hwc, cv2.COLOR_RGB2BGR)
-    return hwc if hwc.flags.writeable else hwc.copy()  # a view of the received frame is read-only
-
-
-def float_pixels(x: np.ndarray) -> np.ndarray:
-    """0-1 (Frigate's ``float``: u8 / 255) or 0-255 (``float_denorm``) float32 -> u8, exactly the u8
-    Frigate started from. An image whose every value is 0 or 1 reads as 0-1 (it is black either way)."""
-    if not np.isfinite(x).all():
-        raise errors.BadRequest("the float32 tensor holds NaN or infinite values")
-    lo, hi = float(x.min()), float(x.max())
-    if lo < 0 or hi > 255:
-        raise errors.BadRequest(f"float32 pixels must be 0-1 (input_dtype float) or 0-255 (float_denorm); "
-                                f"got {lo:.4g} to {hi:.4g}")
-    return np.rint(x * 255.0 if hi <= 1.0 else x).astype(np.uint8)
-
-
-def rows(pred: Prediction) -> np.ndarray:
-    """(20, 6) float32 ``[class, score, y_min, x_min, y_max, x_max]``, coordinates as 0-1 fractions of the
-    image, best first (``pred`` is sorted), zero rows after the last."""
-    h, w = pred.orig_shape
-    out = np.zeros((ROWS, 6), np.float32)
-    n = min(ROWS, len(pred))
-    boxes = pred.boxes[:n].astype(np.float64)
-    out[:n, 0] = pred.classes[:n]
-    out[:n, 1] = pred.scores[:n]
-    out[:n, 2:] = boxes[:, [1, 0, 3, 2]] / (h, w, h, w)
-    return out
 
 
 def inference_size(model: LoadedModel, h: int, w: int) -> int:
     """A static model runs at its input; a dynamic one at the tensor's own size (no resize), up to its limit."""
     return min(max(h, w), model.max_size) if model.dynamic else model.max_size
-
-
-def error_reply(message: str) -> list[bytes]:
-    """The reference server's error answer: Frigate reads it as a frame with no detections."""
-    header = {"shape": [ROWS, 6], "dtype": "float32", "error": message}
-    return [orjson.dumps(header), np.zeros((ROWS, 6), np.float32).tobytes()]
 
 
 class QuietLog:
@@ -173,7 +100,10 @@ class ZmqDetector:
         # A peer sending a larger frame is disconnected by ZMQ itself, as HTTP bodies are capped.
         self.socket.setsockopt(zmq.MAXMSGSIZE, int(config.server.max_body_mb * 1024 * 1024))
         self.socket.setsockopt(zmq.IPV6, 1)  # tcp://[::1]:5555 too; IPv4 addresses still work
+        path = ipc_path(self.endpoint)
         try:
+            if path is not None and path.exists() and not path.is_socket():  # libzmq would delete it
+                raise zmq.ZMQError(msg=f"{path} exists and is not a socket; not replacing it")
             self.socket.bind(self.endpoint)
         except zmq.ZMQError as exc:
             self.socket.close(linger=0)
@@ -181,6 +111,7 @@ class ZmqDetector:
             where = config.source or "config"
             raise errors.ConfigError(f"{where}: dialects.zmq_endpoint: cannot listen on {self.endpoint}: {exc}") from None
         self.receiver = asyncio.create_task(self.receive(), name="zmq-detector")
+        self.receiver.add_done_callback(log_crash)
 
     async def receive(self) -> None:
         while True:
@@ -259,23 +190,19 @@ class ZmqDetector:
             task.cancel()
         self.socket.close(linger=CLOSE_LINGER_MS)
         self.context.term()
-        if self.endpoint.startswith("ipc://"):  # libzmq leaves the socket file behind
-            path = Path(self.endpoint[len("ipc://"):])
-            if path.is_socket():
-                path.unlink(missing_ok=True)
+        path = ipc_path(self.endpoint)
+        if path is not None and path.is_socket():  # libzmq leaves the socket file behind
+            path.unlink(missing_ok=True)
 
 
-def read_header(body: list[bytes]) -> dict[str, Any]:
-    if not body or len(body[0]) > MAX_HEADER:
-        raise errors.BadRequest("the first frame must be a JSON header of at most 64 KB")
-    try:
-        header = orjson.loads(body[0])
-    except orjson.JSONDecodeError:
-        header = None
-    if not isinstance(header, dict):
-        raise errors.BadRequest('the first frame must be a JSON object: {"shape", "dtype", "model_type"} or '
-                                '{"model_request": true, "model_name"}')
-    return header
+def ipc_path(endpoint: str) -> Path | None:
+    return Path(endpoint[len("ipc://"):]) if endpoint.startswith("ipc://") else None
+
+
+def log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("zmq detector: the receiver stopped; Frigate's requests go unanswered",
+                     exc_info=task.exception())
 
 
 async def zmq_detector_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -200,20 +200,26 @@ def test_off_by_default(keyed: Daemon, keyless: Daemon) -> None:
 
 
 @pytest.mark.parametrize("where, fragment", [
-    ("tcp", "Address already in use"), ("ipc-missing-folder", "No such file or directory")])
+    ("tcp", "Address already in use"), ("ipc-missing-folder", "No such file or directory"),
+    ("ipc-over-a-file", "config.yaml exists and is not a socket; not replacing it")])
 def test_cannot_listen_stops_the_start(tmp_path: Path, where: str, fragment: str) -> None:
+    """A port in use, a missing folder, or a file that is not a socket (libzmq would delete it) stop the
+    start with the key and the reason; the file is left as it was."""
     holder = socket.socket()
     holder.bind(("127.0.0.1", 0))
     holder.listen()
-    endpoint = (f"tcp://127.0.0.1:{holder.getsockname()[1]}" if where == "tcp"
-                else f"ipc://{tmp_path}/missing/frigate.sock")
+    endpoint = {"tcp": f"tcp://127.0.0.1:{holder.getsockname()[1]}",
+                "ipc-missing-folder": f"ipc://{tmp_path}/missing/frigate.sock",
+                "ipc-over-a-file": f"ipc://{tmp_path}/config.yaml"}[where]
     try:
         with pytest.raises(RuntimeError, match="exited with 2 before ready") as info:
             start_daemon(tmp_path, link_models(tmp_path, {"yolov8n": exports()["yolov8n"]}),
                          extra={"dialects": {"zmq_endpoint": endpoint}}, timeout=300)
     finally:
         holder.close()
-    assert f"dialects.zmq_endpoint: cannot listen on {endpoint}: {fragment}" in str(info.value)
+    assert f"dialects.zmq_endpoint: cannot listen on {endpoint}: " in str(info.value)
+    assert fragment in str(info.value)
+    assert "zmq_endpoint" in (tmp_path / "config.yaml").read_text()  # still the config, not a socket
 
 
 # ---------------------------------------------------------------- IPC, BGR, detect_model, SIGTERM
