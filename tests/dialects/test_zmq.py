@@ -109,6 +109,25 @@ def test_crowded_region_fills_20_rows(keyed: Daemon, frigate: FrigateZmq) -> Non
     same_as_hub(rows, hub(keyed, DEFAULT, png(rgb), 0.4, 20), 640, 640)
 
 
+def test_several_detectors_at_once(keyed: Daemon, photos: list[bytes]) -> None:
+    """Several Frigate detectors on the same endpoint (ROUTER): their requests overlap and each gets the
+    answer for its own region."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rgbs = [region(photo, 640) for photo in photos]
+    clients = [FrigateZmq(zmq_endpoint(keyed), request_timeout_ms=TIMEOUT_MS * 3) for _ in rgbs]
+    try:
+        alone = [c.detect_raw(rgb) for c, rgb in zip(clients, rgbs)]
+        with ThreadPoolExecutor(len(clients)) as pool:
+            together = list(pool.map(lambda i: [clients[i].detect_raw(rgbs[i]) for _ in range(4)], range(len(rgbs))))
+    finally:
+        for c in clients:
+            c.close()
+    assert sum(a.any() for a in alone) >= 2 and not np.array_equal(alone[0], alone[1]), "distinct answers needed"
+    for mine, answers in zip(alone, together):
+        assert all(np.array_equal(a, mine) for a in answers)
+
+
 # ---------------------------------------------------------------- bad requests, over TCP
 
 def header(**fields: Any) -> bytes:
