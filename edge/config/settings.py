@@ -29,6 +29,20 @@ def is_model_id_or_empty(value: str) -> bool:
     return set(value) <= MODEL_ID_CHARS and not value.startswith(".")
 
 
+def is_zmq_endpoint_or_empty(value: str) -> bool:
+    """``""``, ``tcp://HOST:PORT`` (a fixed port: Frigate must know it) or ``ipc:///absolute/path`` (at
+    most 107 bytes, the size of a Unix socket address)."""
+    if value == "":
+        return True
+    if value.startswith("ipc://"):
+        path = value[len("ipc://"):]
+        return path.startswith("/") and len(path.encode()) <= 107 and "\0" not in path
+    if value.startswith("tcp://"):
+        host, _, port = value[len("tcp://"):].rpartition(":")
+        return bool(host) and port.isdigit() and 1 <= int(port) <= 65535 and not any(c in host for c in "/ ;")
+    return False
+
+
 @dataclass(frozen=True)
 class TlsConfig:
     """HTTPS for the daemon: a PEM certificate (chain) and its private key. Neither given: the systemd
@@ -114,6 +128,14 @@ class DialectsConfig:
     # false: the DeepStack/CodeProject.AI and DOODS routes answer without an API key, as CodeProject.AI
     # does (Blue Iris, Agent DVR and the codeproject-ai-api client send none); HUB and Platform still need one.
     require_key: bool = True
+    # Frigate's zmq detector (its frigate/detectors/plugins/zmq_ipc.py): "" is off; tcp://HOST:PORT or
+    # ipc:///absolute/path is where the daemon listens for it. Bound at start (a reload keeps the old one).
+    zmq_endpoint: str = _rule("", is_zmq_endpoint_or_empty,
+                              '"" (off), tcp://HOST:PORT (e.g. tcp://0.0.0.0:5555) or ipc:///absolute/path')
+    # The channel order of the tensors Frigate sends: its model.input_pixel_format (rgb by default). The
+    # request does not say, so both sides must agree. Frigate's yuv is not read.
+    zmq_pixel_format: str = _rule("rgb", lambda v: v in ("rgb", "bgr"),
+                                  "rgb or bgr (Frigate's model.input_pixel_format; yuv is not supported)")
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from edge.http.openapi import openapi_handler
 from edge.http.ops_routes import add_ops_routes
 from edge.http.platform_routes import add_platform_routes
 from edge.http.rate_limit import RateLimiter
+from edge.http.zmq_detector import add_zmq_detector
 from edge.service.keys import KeyRing, load_keyring
 from edge.service.model_store import clean_leftovers
 from edge.service.reload import load_serving
@@ -66,5 +67,6 @@ def create_app(config: Config, keys: KeyRing | None = None) -> web.Application:
     add_deepstack_routes(app)
     add_doods_routes(app)
     add_camera_routes(app)  # after serving_ctx: the cameras start once the models are ready
+    add_zmq_detector(app)  # Frigate's zmq detector, when dialects.zmq_endpoint is set; also after serving_ctx
     app.router.add_get("/openapi.json", openapi_handler)
     return app

@@ -14,6 +14,8 @@ several apps in one process. ``GET /metrics`` serves the Prometheus text format.
 - ``requests_rejected_total{reason}``: ``overloaded`` (503 + Retry-After, including "not ready"),
   ``rate_limited`` (429), ``slow_client`` (408), ``too_large`` (413).
 - ``auth_failures_total{reason}``: ``missing`` or ``invalid`` key (401).
+- ``zmq_requests_total{outcome}``: Frigate's zmq detector requests (``ok``, ``bad_request``, ``overloaded``,
+  ``error``), registered by ``edge.http.zmq_detector`` when ``dialects.zmq_endpoint`` is set.
 - ``model_compile_seconds{model}``, ``ready``, ``models_loaded``.
 - ``model_changes_total{action,outcome}``: model uploads (``action="upload"``: ``added``, ``replaced``,
   ``refused`` with a 4xx, ``failed`` with a 5xx) and deletes (``action="delete"``: ``deleted``, ``refused``,

@@ -75,11 +75,13 @@ def load_model_set(engine: Engine, config: Config, progress: Callable[[str], Non
 
 
 def check_detect_model(models: ModelSet, config: Config) -> None:
-    """``dialects.detect_model``, when set, must name a served model that finds boxes: fail at start."""
-    wanted = config.dialects.detect_model
-    if wanted:
+    """``dialects.detect_model``, when set, must name a served model that finds boxes, and with
+    ``dialects.zmq_endpoint`` set some model must find boxes (Frigate's zmq detector runs it): fail at start."""
+    dialects = config.dialects
+    if dialects.detect_model or dialects.zmq_endpoint:
         try:
-            models.default_detector(wanted)
+            models.default_detector(dialects.detect_model)
         except EdgeError as exc:
             where = config.source or "config"
-            raise ConfigError(f"{where}: dialects.detect_model: {exc}") from None
+            key = "detect_model" if dialects.detect_model else "zmq_endpoint"
+            raise ConfigError(f"{where}: dialects.{key}: {exc}") from None

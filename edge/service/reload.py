@@ -67,6 +67,9 @@ async def _reload(state: ServiceState, read_config: Callable[[], Config],
     for section in RESTART_ONLY_SECTIONS:
         if getattr(config, section, None) != getattr(old.config, section, None):
             logger.warning("reload: the %s section changed; it takes effect at the next restart", section)
+    if config.dialects.zmq_endpoint != old.config.dialects.zmq_endpoint:
+        logger.warning("reload: dialects.zmq_endpoint changed to %r; it takes effect at the next restart",
+                       config.dialects.zmq_endpoint)
     keys = load_keyring(config.auth)
     engine: Engine | None = old.engine
     if not same_engine(old.config, config):

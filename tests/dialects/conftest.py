@@ -1,5 +1,6 @@
 """Two real daemons for the dialect tests, shared by the session: one with API keys required (the
-default) serving yolov8n and yolo11n, one with ``dialects.require_key: false`` serving yolov8n."""
+default) serving yolov8n and yolo11n, with Frigate's zmq detector on a loopback TCP port (``zmq_endpoint``
+gives it), one with ``dialects.require_key: false`` serving yolov8n and no zmq listener (the default)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 
-from tests.support.daemon import Daemon, link_models, start_daemon
+from tests.support.daemon import Daemon, free_port, link_models, start_daemon
 from tests.support.shared_data import require_shared_data
 
 MODELS = {"yolov8n": "yolov8n_int8_openvino_model", "yolo11n": "yolo11n_int8_openvino_model"}
@@ -29,7 +31,8 @@ def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     tmp = tmp_path_factory.mktemp("dialects-keyed")
     d = start_daemon(tmp, link_models(tmp, exports()), extra={
         "server": {"max_body_mb": MAX_BODY_MB, "body_timeout_s": 5},
-        "url_fetch": {"allow": ["127.0.0.1"], "timeout_s": 2}}, timeout=300)
+        "url_fetch": {"allow": ["127.0.0.1"], "timeout_s": 2},
+        "dialects": {"zmq_endpoint": f"tcp://127.0.0.1:{free_port()}"}}, timeout=300)
     yield d
     d.stop()
 
@@ -51,6 +54,12 @@ def images() -> dict[str, bytes]:
     if not found:
         pytest.skip("coco8 val images are absent from the shared data")
     return found
+
+
+def zmq_endpoint(daemon: Daemon) -> str:
+    """The daemon's ``dialects.zmq_endpoint`` ("" when off), as its config file says."""
+    config = yaml.safe_load(daemon.config_path.read_text())
+    return str(config.get("dialects", {}).get("zmq_endpoint", ""))
 
 
 def hub(daemon: Daemon, model_id: str, image: bytes, confidence: float, max_det: int = 300) -> list[dict]:

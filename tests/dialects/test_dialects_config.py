@@ -1,5 +1,6 @@
 """The ``dialects`` section of config.yaml: bad values fail at load with the key and what was expected,
-and a ``detect_model`` that is not a served box model fails at start (and on reload), not per request."""
+and a ``detect_model`` that is not a served box model (or a ``zmq_endpoint`` with no box model to run)
+fails at start (and on reload), not per request."""
 
 from __future__ import annotations
 
@@ -23,7 +24,22 @@ from tests.support.shared_data import require_shared_data
     ({"deepstack_max_predictions": 301}, "is not an integer from 1 to 300"),
     ({"deepstack_max_predictions": "20"}, "is not an integer"),
     ({"require_key": "no"}, "dialects.require_key: 'no' is not true or false"),
-    ({"zmq_endpoint": "tcp://x:1"}, "dialects.zmq_endpoint: unknown key"),
+    ({"zmq_endpoint": "tcp://127.0.0.1:5555"}, None),
+    ({"zmq_endpoint": "tcp://*:5555"}, None),
+    ({"zmq_endpoint": "tcp://[::1]:5555"}, None),
+    ({"zmq_endpoint": "ipc:///run/yolo-edge/frigate.sock"}, None),
+    ({"zmq_endpoint": ""}, None),
+    ({"zmq_endpoint": "tcp://127.0.0.1"}, "dialects.zmq_endpoint: 'tcp://127.0.0.1' is not \"\" (off), tcp://HOST:PORT"),
+    ({"zmq_endpoint": "tcp://127.0.0.1:*"}, "is not \"\" (off)"),
+    ({"zmq_endpoint": "tcp://127.0.0.1:70000"}, "is not \"\" (off)"),
+    ({"zmq_endpoint": "tcp://:5555"}, "is not \"\" (off)"),
+    ({"zmq_endpoint": "ipc://relative.sock"}, "or ipc:///absolute/path"),
+    ({"zmq_endpoint": "ipc:///" + "x" * 120}, "or ipc:///absolute/path"),
+    ({"zmq_endpoint": "udp://127.0.0.1:5555"}, "is not \"\" (off)"),
+    ({"zmq_endpoint": 5555}, "is not \"\" (off)"),
+    ({"zmq_pixel_format": "bgr"}, None),
+    ({"zmq_pixel_format": "yuv"}, "dialects.zmq_pixel_format: 'yuv' is not rgb or bgr"),
+    ({"zmq_pixel_format": "RGB"}, "is not rgb or bgr"),
     ({}, None),
     ({"detect_model": "yolo11n", "deepstack_max_predictions": 300, "require_key": False}, None),
 ])
@@ -63,4 +79,25 @@ def test_detect_model_must_be_served(detect_model: str, fragment: str | None) ->
         return
     with pytest.raises(ConfigError) as info:
         check_detect_model(models, config)
+    assert fragment in str(info.value)
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("models, fragment", [
+    (("yolov8n", "cls"), None),
+    (("cls",), "dialects.zmq_endpoint: no model that finds boxes is served here; models on this device: cls"),
+])
+def test_zmq_needs_a_box_model(models: tuple[str, ...], fragment: str | None) -> None:
+    """Frigate's zmq detector runs the ``detect_model`` rule's model: without one the start fails."""
+    cls = uncompiled("cls", "yolov8n_int8_openvino_model")
+    cls.spec = dataclasses.replace(cls.spec, task="classify")
+    served = {"cls": cls, "yolov8n": uncompiled("yolov8n", "yolov8n_int8_openvino_model")}
+    model_set = ModelSet({m: served[m] for m in models})
+    config = config_from_dict({"dialects": {"zmq_endpoint": "tcp://127.0.0.1:5555"}})
+    if fragment is None:
+        check_detect_model(model_set, config)
+        check_detect_model(ModelSet({"cls": cls}), config_from_dict({}))  # off: no box model needed
+        return
+    with pytest.raises(ConfigError) as info:
+        check_detect_model(model_set, config)
     assert fragment in str(info.value)

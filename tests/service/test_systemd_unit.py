@@ -73,6 +73,7 @@ def test_security_exposure_within_bound() -> None:
         ("ConfigurationDirectory", "yolo-edge"),
         ("StateDirectory", "yolo-edge yolo-edge/models yolo-edge/snapshots"),
         ("CacheDirectory", "yolo-edge yolo-edge/openvino"),
+        ("RuntimeDirectory", "yolo-edge"),
         ("LoadCredential", "api_keys:/etc/yolo-edge/api_keys"),
         ("DevicePolicy", "closed"),
         ("DeviceAllow", "char-drm rw"),

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -82,6 +83,28 @@ class ServerProcess:
     def cpu_seconds(self) -> float:
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+
+    def listening(self) -> tuple[set[int], set[str]]:
+        """The TCP ports and the Unix socket paths the process listens on, from /proc."""
+        pid = self.process.pid
+        inodes = set()
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[len("socket:["):-1])
+        ports = set()
+        for table in ("tcp", "tcp6"):
+            for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+                f = line.split()
+                if f[3] == "0A" and f[9] in inodes:  # 0A: LISTEN
+                    ports.add(int(f[1].rsplit(":", 1)[1], 16))
+        paths = set()
+        for line in Path(f"/proc/{pid}/net/unix").read_text().splitlines()[1:]:
+            f = line.split()  # Num RefCount Protocol Flags Type St Inode [Path]
+            if f[6] in inodes and int(f[3], 16) & 0x10000 and len(f) > 7:  # __SO_ACCEPTCON: listening
+                paths.add(f[7])
+        return ports, paths
 
     def rss_mb(self) -> dict[str, float]:
         out = {}
