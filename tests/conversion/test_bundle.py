@@ -11,14 +11,13 @@ import stat
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from conversion.bundle import Staging
-from tests.support.conversion import weights
+from tests.support.conversion import interrupt_when, weights
 
 REPO = Path(__file__).resolve().parents[2]
 NOBODY = 65534
@@ -95,19 +94,8 @@ def test_interrupted_conversion_leaves_nothing(tmp_path: Path, sig: signal.Signa
     tmpdir.mkdir()
     proc = subprocess.Popen(_convert_cmd(out, "v8"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=_env(tmpdir))
-    try:
-        # the staging folder appears once the checkpoint has loaded, before the export starts
-        deadline = time.monotonic() + 300
-        while not list(out.glob(".v8.partial-*")) and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert proc.poll() is None, "the conversion ended before it could be interrupted"
-        assert list(out.glob(".v8.partial-*")) and any(tmpdir.iterdir()), "staging and work folders exist"
-        proc.send_signal(sig)
-        _, stderr = proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 128 + sig, stderr[-3000:]
-    assert f"interrupted ({sig.name})" in stderr
+    # the staging folder appears once the checkpoint has loaded, before the export starts
+    interrupt_when(proc, lambda: bool(list(out.glob(".v8.partial-*"))) and any(tmpdir.iterdir()), sig,
+                   "the conversion")
     assert list(out.iterdir()) == [], "no bundle, no staging folder"
     assert list(tmpdir.iterdir()) == [], "no temporary work folder"

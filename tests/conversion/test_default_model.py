@@ -11,7 +11,6 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import numpy as np
 import pytest
 import requests
 
+from tests.support.conversion import interrupt_when
 from tests.support.daemon import start_daemon
 
 REPO = Path(__file__).resolve().parents[2]
@@ -181,20 +181,8 @@ def test_interrupted_preparation_leaves_nothing(tmp_path: Path, sig: signal.Sign
     tmpdir.mkdir()
     proc = subprocess.Popen(_prepare_cmd(models, _stand_in()), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=_env(tmpdir))
-    try:
-        # the work folder holds the copied .pt before the export starts
-        deadline = time.monotonic() + 300
-        while not list(tmpdir.glob("yolo-edge-default-*/*.pt")) and proc.poll() is None \
-                and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert proc.poll() is None, "the preparation ended before it could be interrupted"
-        proc.send_signal(sig)
-        _, stderr = proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 128 + sig, stderr[-3000:]
-    assert f"interrupted ({sig.name})" in stderr
+    # the work folder holds the copied .pt before the export starts
+    interrupt_when(proc, lambda: bool(list(tmpdir.glob("yolo-edge-default-*/*.pt"))), sig, "the preparation")
     assert not models.exists() or list(models.iterdir()) == [], "no model, no staging folder"
     assert list(tmpdir.iterdir()) == [], "no work folder"
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -84,3 +88,23 @@ def convert(*args: str) -> int:
     from conversion.cli import main
 
     return main([*map(str, args), "--quiet"])
+
+
+def interrupt_when(proc: "subprocess.Popen[str]", ready: Callable[[], bool], sig: signal.Signals,
+                   what: str) -> str:
+    """Wait (at most 300 s) until ``ready()``, send ``sig`` to ``proc``; its stderr. ``proc`` must still
+    run when ready, and end with 128 + sig saying it was interrupted."""
+    try:
+        deadline = time.monotonic() + 300
+        while not ready() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert proc.poll() is None, f"{what} ended before it could be interrupted"
+        assert ready(), f"{what} did not reach the point to interrupt within 300 s"
+        proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + sig, stderr[-3000:]
+    assert f"interrupted ({sig.name})" in stderr
+    return stderr
