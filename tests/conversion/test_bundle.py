@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from conversion.bundle import Staging
-from tests.support.conversion import interrupt_when, weights
+from tests.support.conversion import interrupt_when, sigint_as_default, weights
 
 REPO = Path(__file__).resolve().parents[2]
 NOBODY = 65534
@@ -93,7 +93,7 @@ def test_interrupted_conversion_leaves_nothing(tmp_path: Path, sig: signal.Signa
     out.mkdir()
     tmpdir.mkdir()
     proc = subprocess.Popen(_convert_cmd(out, "v8"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=_env(tmpdir))
+                            env=_env(tmpdir), preexec_fn=sigint_as_default)
     # the staging folder appears once the checkpoint has loaded, before the export starts
     interrupt_when(proc, lambda: bool(list(out.glob(".v8.partial-*"))) and any(tmpdir.iterdir()), sig,
                    "the conversion")

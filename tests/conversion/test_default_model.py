@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import requests
 
-from tests.support.conversion import interrupt_when
+from tests.support.conversion import interrupt_when, sigint_as_default
 from tests.support.daemon import start_daemon
 
 REPO = Path(__file__).resolve().parents[2]
@@ -180,7 +180,7 @@ def test_interrupted_preparation_leaves_nothing(tmp_path: Path, sig: signal.Sign
     models, tmpdir = tmp_path / "models", tmp_path / "tmp"
     tmpdir.mkdir()
     proc = subprocess.Popen(_prepare_cmd(models, _stand_in()), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=_env(tmpdir))
+                            text=True, env=_env(tmpdir), preexec_fn=sigint_as_default)
     # the work folder holds the copied .pt before the export starts
     interrupt_when(proc, lambda: bool(list(tmpdir.glob("yolo-edge-default-*/*.pt"))), sig, "the preparation")
     assert not models.exists() or list(models.iterdir()) == [], "no model, no staging folder"

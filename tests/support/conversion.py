@@ -90,6 +90,12 @@ def convert(*args: str) -> int:
     return main([*map(str, args), "--quiet"])
 
 
+def sigint_as_default() -> None:
+    """For ``Popen(preexec_fn=...)``: a test run in the background (CI) inherits SIGINT ignored, and the
+    tools rightly keep an ignored signal ignored; the interrupt tests need it as a terminal sends it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def interrupt_when(proc: "subprocess.Popen[str]", ready: Callable[[], bool], sig: signal.Signals,
                    what: str) -> str:
     """Wait (at most 300 s) until ``ready()``, send ``sig`` to ``proc``; its stderr. ``proc`` must still
