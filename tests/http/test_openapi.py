@@ -76,6 +76,7 @@ def test_schemathesis_finds_nothing(daemon: Daemon, tmp_path: Path) -> None:
     # what must never appear is an error from the daemon's code
     assert "ERROR edge." not in daemon.log(), daemon.log()[-3000:]
     # the predict key may not manage models: schemathesis's PUT/DELETE changed nothing
-    assert requests.get(daemon.base_url + "/readyz", headers={"x-api-key": daemon.api_key}, timeout=10).json()["models"] == [MODEL_ID]
+    ready = requests.get(daemon.base_url + "/readyz", headers={"x-api-key": daemon.api_key}, timeout=10).json()
+    assert ready["models"] == [MODEL_ID]
     for method in ("PUT", "DELETE"):
         assert re.search(rf'"{method} /v1/models/[^"]*" 403', daemon.log()), f"{method} /v1/models/{{id}} not exercised"

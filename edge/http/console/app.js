@@ -1,7 +1,7 @@
 // The console's entry point: sign-in, then the tabs (Try it, Models, Service).
 import { api, key, setKey } from "./api.js";
 import { renderModels, setupModels } from "./models.js";
-import { showService } from "./service.js";
+import { showService, stopStreams } from "./service.js";
 import { loadModels, setupTry } from "./try.js";
 
 const $ = (id) => document.getElementById(id);
@@ -14,7 +14,7 @@ async function refreshModels() {
 function showTab(name) {
   for (const section of document.querySelectorAll(".tab")) section.hidden = section.id !== name;
   for (const b of document.querySelectorAll("#tabs [data-tab]")) b.classList.toggle("active", b.dataset.tab === name);
-  if (name === "service") showService();
+  if (name === "service") showService(); else stopStreams();
 }
 
 async function signIn(candidate) {
