@@ -1,5 +1,5 @@
 """A real daemon serving the real yolov8n, yolo11n-seg and yolov8n-pose INT8 exports (and yolov8n again
-under hostile class names), and a real headless Chromium driven by Playwright, both per module.
+under hostile class names) with one camera reading a video file (coco128 photos) at 2 fps, and a real headless Chromium driven by Playwright, the daemon per session, the browser per module.
 
 Chromium is Debian's package (scripts/install_system_deps.sh); the tests never run ``playwright
 install``. The browser is closed, and the daemon stopped, when the module ends."""
@@ -13,11 +13,13 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.cameras import coco128_images, write_video
 from tests.support.daemon import Daemon, link_models, start_daemon
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
+CAMERA = "door"
 HOSTILE = {0: "<img src=x onerror=alert(1)>", 5: "bus</script><script>alert(2)</script>"}
 
 
@@ -34,11 +36,13 @@ def hostile_model(tmp: Path, source: Path) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def console_daemon(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Iterator[Daemon]:
     tmp = tmp_path_factory.mktemp("console-daemon")
     models = shared_data / "models"
-    daemon = start_daemon(tmp, link_models(tmp, {
+    video = write_video(tmp / "door.mp4", coco128_images({0}, limit=3), size=(320, 240), fps=5, repeat=5)
+    camera = {"id": CAMERA, "source": str(video), "model": "yolov8n", "fps": 2}
+    daemon = start_daemon(tmp, extra={"cameras": [camera]}, models_dir=link_models(tmp, {
         "yolov8n": models / "yolov8n_int8_openvino_model",
         "yolo11n-seg": models / "yolo11n-seg_int8_openvino_model",
         "yolov8n-pose": models / "yolov8n-pose_int8_openvino_model",

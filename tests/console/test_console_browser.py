@@ -2,19 +2,21 @@
 daemon's 401 message), predict on bus.jpg through the file input with each task's model, and check
 that the JSON shown is what the HUB API answers for the same request, that the canvas has drawn over
 every box (and masks, keypoints), that the curl command names the model URL and the fields, that a
-hostile class name stays text, and that the browser logged no CSP violation."""
+hostile class name stays text, that the camera view shows frames of a video-file camera through a
+token (never the key) in its URL, and that the browser logged no CSP violation."""
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from tests.console.conftest import HOSTILE, Console
+from tests.console.conftest import CAMERA, HOSTILE, Console
 from tests.support.shared_data import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.shared_data]
@@ -144,11 +146,25 @@ def test_predict_without_an_image_says_so(console: Console) -> None:
     assert "Choose an image" in (console.page.text_content("#predict-status") or "")
 
 
-def test_service_tab_shows_readiness(console: Console) -> None:
+def test_service_tab_shows_readiness_and_live_camera(console: Console) -> None:
+    page = console.page
     console.sign_in(console.daemon.api_key)
-    console.page.wait_for_selector("#model option", state="attached")
-    console.page.click("[data-tab=service]")
-    console.page.wait_for_selector("#ready:not(:empty)")
-    ready = json.loads(console.page.text_content("#ready") or "")
+    page.wait_for_selector("#model option", state="attached")
+    page.click("[data-tab=service]")
+    page.wait_for_selector("#ready:not(:empty)")
+    ready = json.loads(page.text_content("#ready") or "")
     assert ready["ready"] is True and sorted(ready["models"]) == ["hostile", "yolo11n-seg", "yolov8n", "yolov8n-pose"]
-    assert "No cameras" in (console.page.text_content("#cameras") or "")
+    img = page.locator(f"#cameras img[data-camera='{CAMERA}']")
+    img.wait_for(state="attached")
+    deadline = time.monotonic() + 60
+    size = 0
+    while time.monotonic() < deadline and not size:  # frames arrive: the <img> decoded the MJPEG stream
+        size = page.evaluate("(img) => img.naturalWidth", img.element_handle())
+        time.sleep(0.2)
+    assert size == 320, f"no frame shown; console: {console.messages}"
+    src = img.get_attribute("src") or ""
+    assert src.startswith(f"/v1/cameras/{CAMERA}/stream.mjpg?token=") and console.daemon.api_key not in src
+    assert f"id: {CAMERA}" in (page.text_content("#cameras figcaption") or "")
+    assert console.csp_violations() == []
+    page.click("[data-tab=try]")  # leaving the page closes the stream
+    assert img.get_attribute("src") is None

@@ -12,6 +12,7 @@ export async function showService() {
   try { ({ data: cameras } = await api("/v1/cameras")); } catch (err) { $("cameras").textContent = err.message; return; }
   if (!cameras.length) { $("cameras").textContent = "No cameras are configured (cameras: in config.yaml)."; return; }
   $("cameras").replaceChildren(...cameras.map(card));
+  for (const img of document.querySelectorAll("#cameras img")) watch(img); // once in the page
 }
 
 function card(cam) {
@@ -24,7 +25,6 @@ function card(cam) {
   caption.textContent = Object.entries(cam)
     .map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join(" · "); // text, never HTML
   img.addEventListener("error", () => setTimeout(() => watch(img), 2000)); // the stream ended: a new token
-  watch(img);
   figure.append(img, caption);
   return figure;
 }
