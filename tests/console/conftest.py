@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.bundles import ADMIN_KEY
 from tests.support.cameras import coco128_images, write_video
 from tests.support.daemon import Daemon, link_models, start_daemon
 
@@ -42,7 +43,9 @@ def console_daemon(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) 
     models = shared_data / "models"
     video = write_video(tmp / "door.mp4", coco128_images({0}, limit=3), size=(320, 240), fps=5, repeat=5)
     camera = {"id": CAMERA, "source": str(video), "model": "yolov8n", "fps": 2}
-    daemon = start_daemon(tmp, extra={"cameras": [camera]}, models_dir=link_models(tmp, {
+    (tmp / "admin_keys").write_text(ADMIN_KEY + "\n")  # model management on (the Models page)
+    daemon = start_daemon(tmp, extra={"cameras": [camera], "auth": {"admin_keys_file": str(tmp / "admin_keys")}},
+                          models_dir=link_models(tmp, {
         "yolov8n": models / "yolov8n_int8_openvino_model",
         "yolo11n-seg": models / "yolo11n-seg_int8_openvino_model",
         "yolov8n-pose": models / "yolov8n-pose_int8_openvino_model",
@@ -71,8 +74,16 @@ class Console:
         self.messages: list[str] = []
         page.on("console", lambda m: self.messages.append(f"{m.type}: {m.text}"))
         page.on("pageerror", lambda e: self.messages.append(f"pageerror: {e}"))
-        page.on("dialog", lambda d: self.messages.append(f"dialog: {d.message}") or d.dismiss())
+        self.accept_confirm = False  # a confirm() (Delete) is dismissed unless a test says otherwise
+        page.on("dialog", self._dialog)
         page.goto(daemon.base_url + "/")
+
+    def _dialog(self, dialog: Any) -> None:
+        self.messages.append(f"dialog {dialog.type}: {dialog.message}")
+        if dialog.type == "confirm" and self.accept_confirm:
+            dialog.accept()
+        else:
+            dialog.dismiss()
 
     def sign_in(self, key: str) -> None:
         self.page.fill("#key", key)

@@ -4,9 +4,12 @@ import { api } from "./api.js";
 const $ = (id) => document.getElementById(id);
 const ARCHIVE = { gz: "application/gzip", tgz: "application/gzip", zip: "application/zip", tar: "application/x-tar" };
 
-function status(text, error = false) {
-  $("models-status").textContent = text;
-  $("models-status").classList.toggle("error", error);
+// state: "busy", "done" or "error" (also what the browser tests wait for)
+function status(text, error = false, state = error ? "error" : "done") {
+  const p = $("models-status");
+  p.textContent = text;
+  p.classList.toggle("error", error);
+  p.dataset.state = state;
 }
 
 const adminKey = () => $("admin-key").value || undefined; // undefined: the key signed in with
@@ -30,8 +33,8 @@ export function renderModels(models, onChange) {
       if (!confirm(`Stop serving ${m.id} and delete its files?`)) return;
       try {
         await api(`/v1/models/${encodeURIComponent(m.id)}`, { method: "DELETE", apiKey: adminKey() });
+        await onChange();
         status(`${m.id} deleted`);
-        onChange();
       } catch (err) { status(err.message, true); }
     });
     const td = document.createElement("td");
@@ -48,12 +51,12 @@ export function setupModels(onChange) {
     const id = $("upload-id").value.trim(), file = $("upload-file").files[0];
     if (!file) return;
     const type = ARCHIVE[file.name.split(".").pop().toLowerCase()] || "application/octet-stream";
-    status(`Uploading ${file.name} (${(file.size / 2 ** 20).toFixed(1)} MB); the device compiles and warms it…`);
+    status(`Uploading ${file.name} (${(file.size / 2 ** 20).toFixed(1)} MB); the device compiles and warms it…`, false, "busy");
     try {
       const { data } = await api(`/v1/models/${encodeURIComponent(id)}`,
         { method: "PUT", body: file, headers: { "content-type": type }, apiKey: adminKey() });
+      await onChange();
       status(`${id}: ${data.action}`);
-      onChange();
     } catch (err) { status(err.message, true); }
   });
 }
