@@ -1,7 +1,7 @@
 """The web console in real headless Chromium against a real daemon: sign in (a wrong key shows the
 daemon's 401 message), predict on bus.jpg through the file input with each task's model, and check
 that the JSON shown is what the HUB API answers for the same request, that the canvas has drawn over
-every box (and masks, keypoints), that the curl command names the model URL and the fields, that a
+every box (and masks, keypoints), that the time per stage is shown, that the curl command names the model URL and the fields, that a
 hostile class name stays text, that the camera view shows frames of a video-file camera through a
 token (never the key) in its URL, and that the browser logged no CSP violation."""
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,9 @@ def test_predict_draws_what_the_api_answers(console: Console, model: str, task: 
     for name, value in FIELDS.items():
         assert f'-F "{name}={value}"' in curl
     assert console.daemon.api_key not in curl and "$YOLO_EDGE_KEY" in curl
+    timings = console.page.text_content("#timings") or ""  # from the Server-Timing header
+    for stage in ("decode", "preprocess", "inference", "postprocess", "round trip"):
+        assert re.search(rf"{stage} \d+(\.\d)? ms", timings), timings
     assert console.csp_violations() == []
     screenshot = os.environ.get("CONSOLE_SCREENSHOT")  # the README's image: CONSOLE_SCREENSHOT=docs/images/console.jpg
     if screenshot and task == "detect":

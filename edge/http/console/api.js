@@ -8,8 +8,9 @@ export class ApiError extends Error {
   constructor(status, message) { super(message); this.status = status; }
 }
 
-// The JSON answer of `path`; an ApiError carrying the device's own message when it refuses.
-export async function api(path, { method = "GET", body, headers = {}, apiKey = key() } = {}) {
+// The JSON answer of `path` and the response headers; an ApiError carrying the device's own
+// message when it refuses.
+export async function request(path, { method = "GET", body, headers = {}, apiKey = key() } = {}) {
   const response = await fetch(path, { method, body, headers: { "x-api-key": apiKey, ...headers } });
   const text = await response.text();
   let data;
@@ -18,8 +19,14 @@ export async function api(path, { method = "GET", body, headers = {}, apiKey = k
     const message = (data && (data.message || data.error)) || text || response.statusText;
     throw new ApiError(response.status, `${response.status}: ${message}`);
   }
-  return data;
+  return { data, headers: response.headers };
 }
+
+export const api = async (path, options) => (await request(path, options)).data;
+
+// "decode;dur=1.20, inference;dur=40.1" (Server-Timing) -> [["decode", 1.2], ["inference", 40.1]]
+export const serverTiming = (header) => (header || "").split(",").map((part) => part.trim().split(";dur="))
+  .filter(([name, ms]) => name && ms !== undefined).map(([name, ms]) => [name, Number(ms)]);
 
 // A binary answer (a camera snapshot) as an object URL for an <img>.
 export async function blobUrl(path) {

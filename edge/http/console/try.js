@@ -1,6 +1,6 @@
 // "Try it": a model, an image (picked, dropped, pasted or a URL the device fetches), the sliders;
 // the answer drawn over the image, the raw JSON and the same request as a curl command.
-import { api } from "./api.js";
+import { api, request, serverTiming } from "./api.js";
 import { drawAnswer } from "./draw.js";
 
 const $ = (id) => document.getElementById(id);
@@ -84,11 +84,15 @@ async function predict() {
   status("Predicting…", false, "busy");
   const started = performance.now();
   try {
-    const answer = await api(`/v1/predict/${encodeURIComponent(model)}`, { method: "POST", body: form });
+    const { data: answer, headers } = await request(`/v1/predict/${encodeURIComponent(model)}`,
+      { method: "POST", body: form });
+    const took = Math.round(performance.now() - started);
+    $("timings").textContent = [...serverTiming(headers.get("Server-Timing")).map(([n, ms]) => `${n} ${ms.toFixed(1)} ms`),
+      `round trip ${took} ms`].join(" · ");
     $("json").textContent = JSON.stringify(answer, null, 2);
     const image = url ? null : await loadImage(picked);
     drawAnswer($("canvas"), image, answer.data, url ? extent(answer.data) : undefined);
-    status(`${answer.data.length} result(s) in ${Math.round(performance.now() - started)} ms`, false, "done");
+    status(`${answer.data.length} result(s) in ${took} ms`, false, "done");
   } catch (err) {
     status(err.message, true);
   }
