@@ -20,6 +20,7 @@ from tests.support.daemon import Daemon, link_models, start_daemon
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
+FAKE_WEBCAM = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]  # a test pattern, allowed
 CAMERA = "door"
 HOSTILE = {0: "<img src=x onerror=alert(1)>", 5: "bus</script><script>alert(2)</script>"}
 
@@ -61,7 +62,7 @@ def browser() -> Iterator[Any]:
         pytest.skip(f"{CHROMIUM} is not installed (scripts/install_system_deps.sh installs Debian's chromium)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[test]' (playwright)")
     with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *FAKE_WEBCAM])
         yield chromium
         chromium.close()
 

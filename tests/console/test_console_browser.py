@@ -142,6 +142,29 @@ def test_hostile_class_names_stay_text(console: Console) -> None:
     assert console.csp_violations() == []
 
 
+def test_webcam_capture_is_predicted(console: Console) -> None:
+    """Chromium's fake webcam (a test pattern): open it, capture a frame, predict on it."""
+    page = console.page
+    console.sign_in(console.daemon.api_key)
+    page.wait_for_selector("#model option", state="attached")
+    page.click("#webcam")
+    page.wait_for_selector("#webcam-capture", state="visible")
+    deadline = time.monotonic() + 20
+    width = 0
+    while time.monotonic() < deadline and not width:
+        width = page.evaluate("() => document.getElementById('webcam-view').videoWidth")
+        time.sleep(0.1)
+    assert width > 0, console.messages
+    page.click("#webcam-capture")
+    assert page.text_content("#file-name") == "webcam.jpg" and page.is_hidden("#webcam-view")
+    page.click("#predict")
+    page.wait_for_selector("#predict-status[data-state=done]", timeout=60_000)
+    assert json.loads(page.text_content("#json") or "")["success"] is True
+    assert page.evaluate("() => document.getElementById('canvas').width") == width
+    assert '-F "image=@webcam.jpg"' in (page.text_content("#curl") or "")
+    assert console.csp_violations() == []
+
+
 def test_predict_without_an_image_says_so(console: Console) -> None:
     console.sign_in(console.daemon.api_key)
     console.page.wait_for_selector("#model option", state="attached")

@@ -25,7 +25,38 @@ export function setupTry() {
     if (file) choose(file);
   });
   $("predict-form").addEventListener("submit", (e) => { e.preventDefault(); predict(); });
+  $("webcam").addEventListener("click", startWebcam);
+  $("webcam-capture").addEventListener("click", capture);
   $("copy-curl").addEventListener("click", () => navigator.clipboard?.writeText($("curl").textContent));
+}
+
+// The device's camera (getUserMedia): browsers allow it only on https:// or localhost.
+async function startWebcam() {
+  if (!navigator.mediaDevices?.getUserMedia) {
+    status("The browser offers no webcam here: it needs https:// (server.tls) or http://localhost.", true);
+    return;
+  }
+  try {
+    const video = $("webcam-view");
+    video.srcObject = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
+    video.hidden = false;
+    $("webcam-capture").hidden = false;
+  } catch (err) {
+    status(`The webcam could not be opened: ${err.message}`, true);
+  }
+}
+
+// The current webcam frame as a JPEG file, then the webcam is closed.
+async function capture() {
+  const video = $("webcam-view"), canvas = document.createElement("canvas");
+  canvas.width = video.videoWidth; canvas.height = video.videoHeight;
+  canvas.getContext("2d").drawImage(video, 0, 0);
+  const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.92));
+  video.srcObject.getTracks().forEach((track) => track.stop());
+  video.srcObject = null;
+  video.hidden = true;
+  $("webcam-capture").hidden = true;
+  choose(new File([blob], "webcam.jpg", { type: "image/jpeg" }));
 }
 
 function choose(file) {
