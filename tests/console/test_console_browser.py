@@ -165,6 +165,19 @@ def test_webcam_capture_is_predicted(console: Console) -> None:
     assert console.csp_violations() == []
 
 
+def test_usable_on_a_phone(console: Console) -> None:
+    """A phone-sized viewport: nothing wider than the screen, the result below the controls."""
+    page = console.page
+    page.set_viewport_size({"width": 390, "height": 844})
+    shown = predict_in_browser(console, "yolov8n")
+    assert shown["success"] is True
+    assert page.evaluate("() => document.scrollingElement.scrollWidth") <= 390
+    canvas = page.locator("#canvas").bounding_box()
+    answer = page.locator(".result .side").bounding_box()
+    assert canvas and answer and 300 < canvas["width"] <= 390  # the image takes the screen's width
+    assert answer["y"] >= canvas["y"] + canvas["height"] - 1  # the JSON below it, not squeezed beside
+
+
 def test_predict_without_an_image_says_so(console: Console) -> None:
     console.sign_in(console.daemon.api_key)
     console.page.wait_for_selector("#model option", state="attached")
