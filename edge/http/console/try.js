@@ -77,9 +77,10 @@ function status(text, error = false, state = error ? "error" : "") {
 
 export async function loadModels() {
   const { data } = await api("/v1/models");
-  const select = $("model");
+  const select = $("model"), current = select.value;
   select.replaceChildren(...data.map((m) => new Option(`${m.id} (${m.task})`, m.id))); // text, never HTML
-  if (data.length) select.value = data[0].id;
+  // the choice is kept across a refresh (after an upload); else the first model
+  select.value = data.some((m) => m.id === current) ? current : (data[0]?.id ?? "");
   return data;
 }
 
