@@ -2,7 +2,8 @@
 # Debian packages, installed only when missing.
 #   (no argument)  what the tests and benchmarks use: wrk (load generator), mosquitto (MQTT broker),
 #                  systemd (systemd-analyze for the unit checks), curl, openssl (self-signed
-#                  certificates for the TLS test, prlimit comes with util-linux), and python3-venv
+#                  certificates for the TLS test, prlimit comes with util-linux), chromium (the web console's
+#                  browser tests, driven by Playwright; never `playwright install`), and python3-venv
 #   --runtime      only what `make serve` needs: python3-venv
 set -euo pipefail
 need=()
@@ -14,6 +15,7 @@ if [ "${1:-}" != "--runtime" ]; then
   command -v curl >/dev/null || need+=(curl)
   command -v openssl >/dev/null || need+=(openssl)
   command -v prlimit >/dev/null || need+=(util-linux)
+  command -v chromium >/dev/null || need+=(chromium)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from edge.cameras.hub import CameraHub
 from edge.http.rate_limit import RateLimiter
+from edge.service.media_tokens import MediaTokens
 from edge.service.state import ServiceState
 
 
@@ -24,6 +25,7 @@ class CameraSlot:
 STATE = web.AppKey("state", ServiceState)
 LIMITER = web.AppKey("limiter", RateLimiter)  # per-key request rates (server.rate_limit_per_key)
 CAMERAS = web.AppKey("cameras", CameraSlot)
+MEDIA_TOKENS = web.AppKey("media_tokens", MediaTokens)  # camera image tokens for <img> (no headers)
 # Extra /readyz detail (e.g. camera state): callables returning a dict merged into the body.
 READY_DETAIL = web.AppKey("ready_detail", list)
 # A dialect's error envelope ((message, status) -> JSON body), set on the request by that dialect's handlers.

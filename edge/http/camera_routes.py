@@ -6,6 +6,9 @@
 - ``GET /v1/cameras/{id}/snapshot.jpg``: the newest frame; ``?annotate=1``: the last inferred frame
   with its boxes, masks and keypoints drawn
 - ``GET /v1/cameras/{id}/stream.mjpg``: annotated frames as MJPEG, one per inference
+- ``POST /v1/cameras/{id}/token``: a short-lived token for that camera's snapshot.jpg and stream.mjpg,
+  which then also accept ``?token=`` instead of the key header (an ``<img>`` cannot send headers;
+  ``edge.service.media_tokens``)
 
 Same API key as predict. Snapshots go through admission (``server.max_pending``) as predictions do;
 at most a quarter of ``max_pending`` MJPEG streams are open at once. Errors are ``edge.errors``
@@ -26,12 +29,13 @@ from edge.cameras.hub import CameraHub
 from edge.cameras.loop import CameraLoop, CameraResult
 from edge.cameras.snapshot_store import encode_jpeg
 from edge.config.request_fields import parse_bool
-from edge.http.app_keys import CAMERAS, READY_DETAIL, STATE, CameraSlot
+from edge.http.app_keys import CAMERAS, LIMITER, MEDIA_TOKENS, READY_DETAIL, STATE, CameraSlot
 from edge.http.auth import require_key
 from edge.http.predict_form import read_field
 from edge.http.responses import json_response
 from edge.inference.summary import summarize
 from edge.service.admission import Admission
+from edge.service.media_tokens import MediaTokens
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +44,16 @@ BOUNDARY = "yoloedgeframe"
 STREAM_IDLE_S = 30.0  # a stream with no new result for this long ends (the client may reconnect)
 
 
-def _hub(request: web.Request) -> CameraHub:
-    require_key(request)
+def _hub(request: web.Request, token_ok: bool = False) -> CameraHub:
+    """The running cameras, once the request's key (or, where ``token_ok``, its ``?token=``) is good."""
+    token = request.query.get("token") if token_ok else None
+    if token is None:
+        require_key(request)
+    else:
+        request.app[MEDIA_TOKENS].check(token, request.match_info["camera_id"])
+        limiter = request.app[LIMITER]
+        if limiter:
+            limiter.check(token)
     hub = request.app[CAMERAS].hub
     if hub is None:
         if not request.app[STATE].boot_config.cameras:  # none configured: not "starting" forever
@@ -74,8 +86,18 @@ async def latest(request: web.Request) -> web.Response:
     })
 
 
+async def issue_token(request: web.Request) -> web.Response:
+    loop = _hub(request).get(request.match_info["camera_id"])  # a key, and a camera that exists
+    tokens = request.app[MEDIA_TOKENS]
+    token = tokens.issue(loop.config.id)
+    base = f"/v1/cameras/{loop.config.id}"
+    return json_response({"success": True, "data": {
+        "token": token, "expires_in": tokens.ttl_s,
+        "snapshot": f"{base}/snapshot.jpg?token={token}", "stream": f"{base}/stream.mjpg?token={token}"}})
+
+
 async def snapshot_jpg(request: web.Request) -> web.Response:
-    loop = _hub(request).get(request.match_info["camera_id"])
+    loop = _hub(request, token_ok=True).get(request.match_info["camera_id"])
     annotated = parse_bool("annotate", request.query["annotate"]) if "annotate" in request.query else False
     with Admission(request.app[STATE]):  # each snapshot is a JPEG encode: a flood waits its turn like predicts
         body, stamp = await _snapshot(loop, annotated)
@@ -102,7 +124,7 @@ async def _snapshot(loop: CameraLoop, annotated: bool) -> tuple[bytes, float]:
 
 
 async def stream_mjpg(request: web.Request) -> web.StreamResponse:
-    loop = _hub(request).get(request.match_info["camera_id"])
+    loop = _hub(request, token_ok=True).get(request.match_info["camera_id"])
     slot = request.app[CAMERAS]
     limit = max(2, request.app[STATE].serving.config.server.max_pending // 4)
     if slot.streams >= limit:  # each viewer costs one JPEG encode per inference, for as long as it stays
@@ -170,6 +192,7 @@ async def _on_shutdown(app: web.Application) -> None:
 
 def add_camera_routes(app: web.Application) -> None:
     app[CAMERAS] = CameraSlot()
+    app[MEDIA_TOKENS] = MediaTokens()
     app[CLOSING] = asyncio.Event()
     app.cleanup_ctx.append(cameras_ctx)
     app.on_shutdown.append(_on_shutdown)
@@ -177,3 +200,4 @@ def add_camera_routes(app: web.Application) -> None:
     app.router.add_get("/v1/cameras/{camera_id}/latest", latest)
     app.router.add_get("/v1/cameras/{camera_id}/snapshot.jpg", snapshot_jpg)
     app.router.add_get("/v1/cameras/{camera_id}/stream.mjpg", stream_mjpg)
+    app.router.add_post("/v1/cameras/{camera_id}/token", issue_token)

@@ -7,7 +7,7 @@ from aiohttp import web
 from edge.http.app_keys import STATE
 from edge.http.auth import require_key
 from edge.http.predict_form import HUB, parse_options, read_field
-from edge.http.prediction import run_prediction
+from edge.http.prediction import run_prediction, server_timing
 from edge.http.request_body import image_bytes, read_form
 from edge.http.responses import json_response
 from edge.inference.summary import summarize
@@ -25,9 +25,10 @@ async def predict_v1(request: web.Request) -> web.Response:
         options, output = parse_options(form, len(model.spec.names), HUB, min(640, model.max_size))
         top_k = read_field(form, "top_k")  # validated before inference, not after
         data = await image_bytes(form, "image", "url", serving.config)
-        pred, _ = await run_prediction(request, serving, model, data, options)
+        pred, timings = await run_prediction(request, serving, model, data, options)
     items = summarize(pred, model.spec.names, output.normalize, output.decimals, top_k=top_k)
-    return json_response({"success": True, "message": "Inference complete.", "data": items})
+    return json_response({"success": True, "message": "Inference complete.", "data": items}, 200,
+                         server_timing(timings))
 
 
 async def list_models(request: web.Request) -> web.Response:

@@ -20,6 +20,9 @@ from edge.http.openapi_models import MODEL_PATHS
 from edge.http.openapi_schema import BOOL_TEXT, KEYED, PREDICT_ERRORS, Json, errors, field_schema, path_param
 from edge.http.predict_form import HUB, PLATFORM, Dialect
 
+IMAGE_TOKEN = {"name": "token", "in": "query", "schema": {"type": "string"},
+               "description": "Instead of the key header (an <img> cannot send one): a token from "
+                              "POST /v1/cameras/{camera_id}/token"}
 HUB_ERROR = {"type": "object", "required": ["success", "message"],
              "properties": {"success": {"const": False}, "message": {"type": "string"}}}
 PLATFORM_ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
@@ -125,19 +128,38 @@ DOCUMENT: Json = {
         }},
         "/v1/cameras/{camera_id}/snapshot.jpg": {"get": {
             "summary": "The newest frame as JPEG; `annotate=1`: the last inferred frame with results drawn",
-            "tags": ["cameras"], "security": KEYED,
+            "tags": ["cameras"], "security": [*KEYED, {}],
             "parameters": [path_param("camera_id", "A configured camera id"),
-                           {"name": "annotate", "in": "query", "schema": BOOL_TEXT}],
+                           {"name": "annotate", "in": "query", "schema": BOOL_TEXT}, IMAGE_TOKEN],
             "responses": {"200": {"description": "A JPEG", "content": {"image/jpeg": {
                 "schema": {"type": "string", "format": "binary"}}}},
                 **errors(HUB_ERROR, "400", "401", "404", "429", "503")},
         }},
         "/v1/cameras/{camera_id}/stream.mjpg": {"get": {
-            "summary": "Annotated frames as MJPEG, one part per inference", "tags": ["cameras"], "security": KEYED,
-            "parameters": [path_param("camera_id", "A configured camera id")],
+            "summary": "Annotated frames as MJPEG, one part per inference", "tags": ["cameras"],
+            "security": [*KEYED, {}], "parameters": [path_param("camera_id", "A configured camera id"), IMAGE_TOKEN],
             "responses": {"200": {"description": "multipart/x-mixed-replace JPEG parts", "content": {
                 "multipart/x-mixed-replace": {"schema": {"type": "string", "format": "binary"}}}},
                 **errors(HUB_ERROR, "401", "404", "429", "503")},
+        }},
+        "/v1/cameras/{camera_id}/token": {"post": {
+            "summary": "A token for this camera's snapshot.jpg and stream.mjpg as `?token=`, valid for 60 s",
+            "tags": ["cameras"], "security": KEYED, "parameters": [path_param("camera_id", "A configured camera id")],
+            "responses": {"200": {"description": "The token and the two URLs", "content": {"application/json": {
+                "schema": {"type": "object", "required": ["success", "data"], "properties": {
+                    "success": {"const": True}, "data": {"type": "object", "required": ["token", "expires_in"]}}}}}},
+                **errors(HUB_ERROR, "401", "404", "429", "503")},
+        }},
+        "/": {"get": {
+            "summary": "The web console (no key needed to load it; it asks for one)", "tags": ["console"],
+            "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}},
+        }},
+        "/console/{name}": {"get": {
+            "summary": "The web console's scripts and styles", "tags": ["console"],
+            "parameters": [path_param("name", "A file of the console")],
+            "responses": {"200": {"description": "JavaScript or CSS", "content": {
+                "text/javascript": {"schema": {"type": "string"}}, "text/css": {"schema": {"type": "string"}}}},
+                "404": {"description": "No such file"}},
         }},
         "/v1/models": {"get": {
             "summary": "The models served here", "tags": ["hub"], "security": KEYED,

@@ -1,4 +1,5 @@
-"""One prediction for a route: the predictor of the current ``Serving``, with its stage times recorded."""
+"""One prediction for a route: the predictor of the current ``Serving``, with its stage times recorded
+(in the metrics, and for the client as a ``Server-Timing`` header, which the web console shows)."""
 
 from __future__ import annotations
 
@@ -17,3 +18,10 @@ async def run_prediction(request: web.Request, serving: Serving, model: LoadedMo
     pred, timings = await serving.predictor.predict_bytes(model, data, options)
     request.app[METRICS].observe_stages(model.spec.model_id, timings)
     return pred, timings
+
+
+def server_timing(timings: Timings) -> dict[str, str]:
+    """The stage times as a standard ``Server-Timing`` header (milliseconds), for browsers and the console."""
+    stages = {"decode": timings.decode, "preprocess": timings.preprocess, "inference": timings.inference,
+              "postprocess": timings.postprocess}
+    return {"Server-Timing": ", ".join(f"{name};dur={ms:.2f}" for name, ms in stages.items())}
