@@ -26,7 +26,8 @@ from edge.inference.infer_pool import InferPool, T
 
 logger = logging.getLogger(__name__)
 
-MAX_SHAPES = 8  # a camera or an app sends a few image shapes; each compiled shape costs ~10-30 MB
+# A camera or an app sends a few shapes; one costs ~100 MB of RSS for yolov8n INT8 on AMX (docs/benchmark.md).
+MAX_SHAPES = 8
 
 
 class ShapePools:
