@@ -66,14 +66,15 @@ class ShapePools:
                 unpinned -= 1
 
     def ready(self, shape: tuple[int, int]) -> bool:
-        """Whether ``shape`` is compiled. If not, its compile starts in a background thread (once) and
-        the caller runs at a pinned shape meanwhile, so no request waits for a compile. Thread-safe."""
+        """Whether ``shape`` is compiled. If not, its compile starts in a background thread (once; one
+        compile at a time, a shape asked during another's compile is started by a later request) and the
+        caller runs at a pinned shape meanwhile, so no request waits for a compile. Thread-safe."""
         with self._lock:
             if shape in self._pools:
                 self._pools.move_to_end(shape)
                 return True
-            if shape in self._background or shape in self._failed:
-                return False
+            if self._background or shape in self._failed:
+                return False  # one compile at a time: a storm of new shapes must not starve inference
             self._background.add(shape)
         threading.Thread(target=self._compile_in_background, args=(shape,), daemon=True,
                          name=f"compile-{shape[0]}x{shape[1]}").start()

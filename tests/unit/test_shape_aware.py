@@ -86,6 +86,9 @@ async def test_a_new_shape_runs_square_until_compiled_then_minimal(tmp_path: Pat
         tensor, lb = prepare(model, image, options)
         assert tensor.shape[:2] == (640, 640) and lb.input_shape == (640, 640)
     assert asked == [(384, 640)]
+    # Another new shape meanwhile: also the square, and no second compile while one runs.
+    tensor, _ = prepare(model, np.full((480, 640, 3), 1, np.uint8), options)
+    assert tensor.shape[:2] == (640, 640) and asked == [(384, 640)]
     gate.set()
     wait_for((384, 640), model.pool)  # type: ignore[arg-type]
     tensor, lb = prepare(model, image, options)
@@ -93,6 +96,11 @@ async def test_a_new_shape_runs_square_until_compiled_then_minimal(tmp_path: Pat
     out = await model.infer(tensor)
     assert float(out[0].sum()) == pytest.approx(float(tensor.astype(np.float64).sum()) / 255, rel=1e-3)  # f32 sum
     assert model.describe()["compiled_shapes"] == [[64, 64], [384, 640]]
+    # Now the 4:3 image starts its own compile.
+    assert prepare(model, np.full((480, 640, 3), 1, np.uint8), options)[0].shape[:2] == (640, 640)
+    wait_for((480, 640), model.pool)  # type: ignore[arg-type]
+    assert prepare(model, np.full((480, 640, 3), 1, np.uint8), options)[0].shape[:2] == (480, 640)
+    assert asked == [(384, 640), (480, 640)]
 
 
 @pytest.mark.parametrize("shapes, dynamic, task, aware", [
