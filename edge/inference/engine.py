@@ -179,9 +179,8 @@ class Engine:
             # Batch 1 always; keep H, W as the export made them.
             model.reshape([1, 3, shape[2], shape[3]])
         precision = spec.precision or detect_precision(model)
-        pool: InferPool | ShapePools
         shape_aware = self.shapes == "minimal" and dynamic and spec.task != "classify"
-        if self.shapes == "minimal" and not dynamic and spec.task != "classify":
+        if self.shapes == "minimal" and not shape.is_dynamic and spec.task != "classify":
             # A static YOLO IR does not reshape: its head holds the anchors of the exported size as constants.
             logger.warning("model %s: a static export runs at its own %s only; models.shapes: minimal needs an "
                            "export with dynamic shapes (yolo-edge-convert --dynamic, or yolo export dynamic=True)",
@@ -196,7 +195,7 @@ class Engine:
             pool = ShapePools(lambda hw: self._compile(loaded.spec, self._reshaped(loaded.spec, hw)),
                               pinned=pinned, name=spec.model_id)
             how = "static per input shape, " + ("each image at its minimal rectangle (models.shapes: minimal)"
-                                                if shape_aware else "square (INT8 with dynamic shapes on an AMX CPU)")
+                                                if shape_aware else "square (INT8 dynamic on an AMX CPU)")
         else:
             pool = self._compile(spec, model)
             how = f"{pool.size} infer requests" + (" + 1 for latency when idle" if pool.solo else "")
