@@ -92,6 +92,11 @@ class ModelsConfig:
     # (or auto, the CPU's own default: bf16 on AMX Xeons) runs FP32 models ~1.5x faster there, with
     # boxes moved by pixels (docs/benchmark.md, "Precision and shapes").
     cpu_precision: str = _rule("f32", lambda v: v in ("f32", "bf16", "auto"), "f32, bf16 or auto")
+    # square: every request runs at the model's square input (a static export answers exactly as
+    # Ultralytics does on that export). minimal: at the stride-padded rectangle of its image, as
+    # Ultralytics' PyTorch predictor does (1280x720 at 640 runs 384x640: ~1.5x the throughput); a new
+    # shape compiles in the background (2-4 s) while the square serves. The NPU keeps its fixed shape.
+    shapes: str = _rule("square", lambda v: v in ("square", "minimal"), "square or minimal")
     # PUT /v1/models/{MODEL_ID}: the largest archive, and the largest total unpacked (MB) ...
     upload_max_mb: float = _rule(1024.0, lambda v: 0 < v <= 65536, "a size in MB, above 0 and at most 65536")
     # ... and the largest single file inside it (MB).

@@ -3,7 +3,10 @@
 Each model takes the letterboxed u8 BGR image (1, H, W, 3) as it is; the BGR->RGB swap, the layout
 change, the float conversion and the /255 run inside the compiled graph. Static-shape exports run at
 their own size; dynamic-shape exports are compiled once for any shape (INT8 ones on AMX CPUs: once
-per shape, see ``shape_pools``).
+per shape, see ``shape_pools``). With ``models.shapes: minimal`` a dynamic export runs each request at
+the stride-padded rectangle of its image, as Ultralytics' PyTorch predictor does: one static compilation
+per shape, the square serving while a new shape compiles (a static export cannot reshape: its head
+holds the anchors of its size).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from edge.config.settings import ModelsConfig
 from edge.errors import DeviceError, ModelError
 from edge.inference.compile_options import compile_properties, static_per_shape
 from edge.inference.infer_pool import InferPool, T
+from edge.inference.letterbox import minimal_canvas
 from edge.inference.repository import ModelSpec
 from edge.inference.shape_pools import ShapePools
 
@@ -48,28 +52,38 @@ class LoadedModel:
     """One compiled model, ready to infer. Thread-safe to share; one instance per MODEL_ID."""
 
     def __init__(self, spec: ModelSpec, pool: InferPool | ShapePools, device: str, precision: str,
-                 dynamic: bool, compile_seconds: float) -> None:
+                 dynamic: bool, compile_seconds: float, shapes: str = "square") -> None:
         self.spec = spec
         self.device = device
         self.precision = precision
         self.dynamic = dynamic
+        # ``models.shapes: minimal`` on a dynamic export (not on the NPU, not classify): one compilation per shape.
+        self.shape_aware = shapes == "minimal" and dynamic and isinstance(pool, ShapePools) \
+            and spec.task != "classify"
         # Padding to a stride multiple only, as Ultralytics does for a dynamic export; not when run as
         # static per shape, where Ultralytics pads to the square so that few shapes are compiled.
         self.minimal_padding = spec.dynamic is True and not isinstance(pool, ShapePools)
         self.compile_seconds = compile_seconds
         self.pool = pool
 
-    def plan(self, size: int) -> InputPlan:
-        """The input plan for a requested ``size`` (already validated, 32-1280).
+    def plan(self, size: int, image_hw: tuple[int, int] | None = None) -> InputPlan:
+        """The input plan for a requested ``size`` (already validated, 32-1280) and an image of ``image_hw``.
 
         ``size`` is rounded up to a stride multiple. A dynamic model runs at that size; its padding is
         minimal (to a stride multiple) when metadata says the export is dynamic, square otherwise,
         exactly as Ultralytics decides from ``args.dynamic`` (``minimal_padding``). A static model cannot change shape: a
         smaller size is honoured by resizing the image to it and padding to the fixed input; a
         larger one is refused by the caller (see ``max_size``).
+
+        Shape-aware (``models.shapes: minimal``) on per-shape compilations: the minimal rectangle of
+        the image when that shape is compiled; else its compile starts in the background and this
+        request runs as without the option.
         """
         stride = self.spec.stride
         s = int(math.ceil(size / stride) * stride)
+        if self.shape_aware and image_hw is not None and isinstance(self.pool, ShapePools):
+            if self.pool.ready(minimal_canvas(image_hw, (s, s), stride)):
+                return InputPlan(canvas=(s, s), fit=(s, s), minimal=True)
         if self.dynamic:
             return InputPlan(canvas=(s, s), fit=(s, s), minimal=self.minimal_padding)
         h, w = self.spec.imgsz
@@ -100,6 +114,10 @@ class LoadedModel:
             "id": self.spec.model_id, "task": self.spec.task, "classes": self.spec.names,
             "imgsz": list(self.spec.imgsz), "dynamic": self.dynamic, "precision": self.precision,
             "device": self.device, "stride": self.spec.stride,
+            "shapes": "minimal" if self.shape_aware else "square",
+            # (h, w) compiled so far; absent when one compilation runs any shape
+            **({"compiled_shapes": [list(hw) for hw in self.pool.shapes]} if isinstance(self.pool, ShapePools)
+               else {}),
         }
 
 
@@ -107,12 +125,13 @@ class Engine:
     """An OpenVINO ``Core`` with the compile cache on, compiling models for one device."""
 
     def __init__(self, device: str = "CPU", cache_dir: Path | None = None, infer_requests: int = 0,
-                 cpu_precision: str = "f32") -> None:
+                 cpu_precision: str = "f32", shapes: str = "square") -> None:
         cap_malloc_arenas()
         self.core = ov.Core()
         self.device = device
         self.infer_requests = infer_requests
         self.cpu_precision = cpu_precision
+        self.shapes = shapes
         self._lock = threading.Lock()
         wanted = device.split(":")[0]
         if wanted not in ("AUTO", "MULTI", "HETERO") and not self._present(device):
@@ -124,7 +143,8 @@ class Engine:
 
     @classmethod
     def from_config(cls, models: ModelsConfig) -> Engine:
-        return cls(models.device, models.cache_dir, models.infer_requests, models.cpu_precision)
+        return cls(models.device, models.cache_dir, models.infer_requests, models.cpu_precision,
+                   models.shapes)
 
     def _present(self, device: str) -> bool:
         """Ask ``device``'s own plugin only: listing every device loads every plugin (~18 MB of RSS)."""
@@ -159,16 +179,28 @@ class Engine:
             # Batch 1 always; keep H, W as the export made them.
             model.reshape([1, 3, shape[2], shape[3]])
         precision = spec.precision or detect_precision(model)
+        shape_aware = self.shapes == "minimal" and dynamic and spec.task != "classify"
+        if self.shapes == "minimal" and not shape.is_dynamic and spec.task != "classify":
+            # A static YOLO IR does not reshape: its head holds the anchors of the exported size as constants.
+            logger.warning("model %s: a static export runs at its own %s only; models.shapes: minimal needs an "
+                           "export with dynamic shapes (yolo-edge-convert --dynamic, or yolo export dynamic=True)",
+                           spec.model_id, "x".join(map(str, spec.imgsz)))
         pool: InferPool | ShapePools
-        if static_per_shape(self.device, precision, dynamic):
+        if static_per_shape(self.device, precision, dynamic) or shape_aware:
             # ``loaded.spec`` read when a shape is compiled, not now: an upload compiles its model in a
-            # staging folder and then moves it into place (``LoadedModel.moved_to``).
-            pool = ShapePools(lambda hw: self._compile(loaded.spec, self._reshaped(loaded.spec, hw)))
-            how = "static per input shape (INT8 with dynamic shapes on an AMX CPU)"
+            # staging folder and then moves it into place (``LoadedModel.moved_to``). Shape-aware: the
+            # square at the export's size is kept, to serve while a new shape compiles.
+            pinned = {tuple(spec.imgsz): self._compile(spec, self._reshaped(spec, spec.imgsz))} \
+                if shape_aware else None
+            pool = ShapePools(lambda hw: self._compile(loaded.spec, self._reshaped(loaded.spec, hw)),
+                              pinned=pinned, name=spec.model_id)
+            how = "static per input shape, " + ("each image at its minimal rectangle (models.shapes: minimal)"
+                                                if shape_aware else "square (INT8 dynamic on an AMX CPU)")
         else:
             pool = self._compile(spec, model)
             how = f"{pool.size} infer requests" + (" + 1 for latency when idle" if pool.solo else "")
-        loaded = LoadedModel(spec, pool, self.device, precision, dynamic, compile_seconds=time.perf_counter() - t0)
+        loaded = LoadedModel(spec, pool, self.device, precision, dynamic, compile_seconds=time.perf_counter() - t0,
+                             shapes=self.shapes)
         loaded.warm_up()
         logger.info("model %s: %s %s %s on %s, %s, ready in %.2f s", spec.model_id, spec.task, precision,
                     "dynamic" if dynamic else "x".join(map(str, spec.imgsz)), self.device, how,

@@ -54,3 +54,13 @@ def letterbox(image: np.ndarray, size: tuple[int, int], stride: int = 32, minima
     if top or bottom or left or right:
         image = cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3)
     return image, Letterbox(gain_x=new_w / w, gain_y=new_h / h, pad=(left, top), input_shape=image.shape[:2], original_shape=(h, w))
+
+
+def minimal_canvas(image_hw: tuple[int, int], bound: tuple[int, int], stride: int) -> tuple[int, int]:
+    """The (h, w) input ``letterbox(image, bound, stride, minimal=True)`` makes for an image of
+    ``image_hw``: the resized image padded to a stride multiple (Ultralytics' ``LetterBox(auto=True)``;
+    1280x720 at 640 is 384x640)."""
+    h, w = image_hw
+    r = min(bound[0] / h, bound[1] / w)
+    new_w, new_h = max(round(w * r), 1), max(round(h * r), 1)
+    return new_h + (bound[0] - new_h) % stride, new_w + (bound[1] - new_w) % stride

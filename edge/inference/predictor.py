@@ -52,7 +52,7 @@ def prepare(model: LoadedModel, image: np.ndarray, options: PredictOptions
         raise BadRequest(f"size {options.size} is larger than model {model.spec.model_id!r} can run: its input is "
                          f"fixed at {model.spec.imgsz[0]}x{model.spec.imgsz[1]} (export it with dynamic shapes "
                          f"to serve larger sizes)")
-    plan = model.plan(options.size)
+    plan = model.plan(options.size, image.shape[:2])
     if model.spec.task == "classify":
         return resize_center_crop(image, plan.canvas[0] if not model.dynamic else plan.fit[0]), image.shape[:2]
     return letterbox(image, plan.canvas, model.spec.stride, plan.minimal, plan.fit)

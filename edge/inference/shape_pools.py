@@ -1,15 +1,22 @@
-"""A dynamic-shape model run as static models, one compiled per input shape: the way Ultralytics runs
-INT8 models with dynamic shapes on CPUs with AMX, where OpenVINO's dynamic INT8 kernels crash
-(openvinotoolkit/openvino#37577, small inputs) and otherwise differ from the static ones.
+"""A model run as static models, one compiled per input shape.
 
-Each new (H, W) is compiled once, off the event loop, and kept; at most ``MAX_SHAPES`` are kept,
-the least recently used is dropped first. Same interface as ``InferPool``.
+Two users: INT8 dynamic exports on CPUs with AMX, the way Ultralytics runs them there (OpenVINO's
+dynamic INT8 kernels crash on small inputs, openvinotoolkit/openvino#37577, and otherwise differ from
+the static ones); and ``models.shapes: minimal``, where each request runs at the stride-padded
+rectangle of its image instead of the square (a 16:9 frame at 640 is 384x640: 40 % fewer pixels).
+
+Each new (H, W) is compiled once, off the event loop, and kept; at most ``MAX_SHAPES`` are kept besides
+the pinned ones (the square the model was exported at), the least recently used is dropped first. A
+request either waits for its shape's compile (``infer``) or, with ``ready``, asks first and runs at the
+pinned square while the compile happens in a background thread. Same interface as ``InferPool``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -17,17 +24,26 @@ import numpy as np
 
 from edge.inference.infer_pool import InferPool, T
 
-MAX_SHAPES = 8  # a camera or an app sends a few image shapes; each compiled shape costs ~10-30 MB
+logger = logging.getLogger(__name__)
+
+# A camera or an app sends a few shapes; one costs ~100 MB of RSS for yolov8n INT8 on AMX (docs/benchmark.md).
+MAX_SHAPES = 8
 
 
 class ShapePools:
-    """``compile_for((h, w))`` returns the ``InferPool`` of the model reshaped to (1, h, w, 3); blocking."""
+    """``compile_for((h, w))`` returns the ``InferPool`` of the model reshaped to (1, h, w, 3); blocking.
+    ``pinned`` pools (by shape) are never dropped."""
 
-    def __init__(self, compile_for: Callable[[tuple[int, int]], InferPool]) -> None:
+    def __init__(self, compile_for: Callable[[tuple[int, int]], InferPool],
+                 pinned: dict[tuple[int, int], InferPool] | None = None, name: str = "model") -> None:
         self.compile_for = compile_for
-        self._pools: OrderedDict[tuple[int, int], InferPool] = OrderedDict()
+        self.name = name
+        self._pinned = set(pinned or {})
+        self._pools: OrderedDict[tuple[int, int], InferPool] = OrderedDict(pinned or {})
         self._compiling: dict[tuple[int, int], asyncio.Future[InferPool]] = {}
-        self._lock = threading.Lock()  # warm_up runs in a thread, requests on the loop
+        self._background: set[tuple[int, int]] = set()  # compiling in a thread of its own (``ready``)
+        self._failed: set[tuple[int, int]] = set()  # a background compile failed: stay on the square
+        self._lock = threading.Lock()  # warm_up and ``ready`` run in threads, requests on the loop
 
     def _get_sync(self, shape: tuple[int, int]) -> InferPool:
         with self._lock:
@@ -41,10 +57,51 @@ class ShapePools:
         with self._lock:
             self._pools[shape] = pool
             self._pools.move_to_end(shape)
-            for old in [s for s, p in self._pools.items() if s != shape and not p.in_flight]:
-                if len(self._pools) <= MAX_SHAPES:
+            unpinned = len(self._pools) - len(self._pinned)
+            for old in [s for s, p in self._pools.items()
+                        if s != shape and s not in self._pinned and not p.in_flight]:
+                if unpinned <= MAX_SHAPES:
                     break
                 del self._pools[old]
+                unpinned -= 1
+
+    def ready(self, shape: tuple[int, int]) -> bool:
+        """Whether ``shape`` is compiled. If not, its compile starts in a background thread (once; one
+        compile at a time, a shape asked during another's compile is started by a later request) and the
+        caller runs at a pinned shape meanwhile, so no request waits for a compile. Thread-safe."""
+        with self._lock:
+            if shape in self._pools:
+                self._pools.move_to_end(shape)
+                return True
+            if self._background or shape in self._failed:
+                return False  # one compile at a time: a storm of new shapes must not starve inference
+            self._background.add(shape)
+        threading.Thread(target=self._compile_in_background, args=(shape,), daemon=True,
+                         name=f"compile-{shape[0]}x{shape[1]}").start()
+        return False
+
+    def _compile_in_background(self, shape: tuple[int, int]) -> None:
+        t0 = time.perf_counter()
+        try:
+            pool = self.compile_for(shape)
+            pool.warm_up(np.full((1, *shape, 3), 114, np.uint8))
+        except Exception as exc:  # noqa: BLE001 - the square keeps serving; say why once
+            logger.warning("%s: compiling input shape %dx%d failed, staying on the square: %s",
+                           self.name, *shape, exc)
+            with self._lock:
+                self._failed.add(shape)
+                self._background.discard(shape)
+            return
+        self._keep(shape, pool)
+        with self._lock:
+            self._background.discard(shape)
+        logger.info("%s: input shape %dx%d compiled in %.2f s", self.name, *shape, time.perf_counter() - t0)
+
+    @property
+    def shapes(self) -> list[tuple[int, int]]:
+        """The compiled (h, w) shapes, least recently used first."""
+        with self._lock:
+            return list(self._pools)
 
     async def _get(self, shape: tuple[int, int]) -> InferPool:
         with self._lock:

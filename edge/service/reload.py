@@ -31,8 +31,8 @@ RESTART_ONLY_SECTIONS = ("cameras", "mqtt")
 
 def same_engine(old: Config, new: Config) -> bool:
     a, b = old.models, new.models
-    return (a.device, a.cache_dir, a.infer_requests, a.cpu_precision) == \
-        (b.device, b.cache_dir, b.infer_requests, b.cpu_precision)
+    return (a.device, a.cache_dir, a.infer_requests, a.cpu_precision, a.shapes) == \
+        (b.device, b.cache_dir, b.infer_requests, b.cpu_precision, b.shapes)
 
 
 def load_serving(config: Config, keys: KeyRing, executor: Executor, engine: Engine | None = None,
