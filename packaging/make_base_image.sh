@@ -6,6 +6,7 @@
 #   packaging/make_base_image.sh [--force]     (root or sudo; needs debootstrap and a running dockerd)
 #   BASE_TAG, DEBIAN_MIRROR, DEBIAN_SUITE override the defaults below.
 set -euo pipefail
+PATH=$PATH:/usr/sbin:/sbin  # dockerd and debootstrap live there; a non-root PATH may lack it
 BASE_TAG=${BASE_TAG:-yolo-edge-base:bookworm}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SUITE=${DEBIAN_SUITE:-bookworm}
