@@ -18,8 +18,12 @@ for v in $(seq 5 36); do platforms+=(--platform "manylinux_2_${v}_x86_64"); done
 mkdir -p "$wheels"
 ${PYTHON:-python3} -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
   > build/requirements-image.txt
-${PYTHON:-python3} -m pip download -q --disable-pip-version-check --dest "$wheels" --only-binary=:all: \
-  --python-version 3.11 --implementation cp "${platforms[@]}" -r build/requirements-image.txt 'setuptools>=77'
+# (once per requirement set: a rebuild with the same requirements asks no index)
+if ! cmp -s build/requirements-image.txt "$wheels/.requirements"; then
+  ${PYTHON:-python3} -m pip download -q --disable-pip-version-check --dest "$wheels" --only-binary=:all: \
+    --python-version 3.11 --implementation cp "${platforms[@]}" -r build/requirements-image.txt 'setuptools>=77'
+  cp build/requirements-image.txt "$wheels/.requirements"
+fi
 
 # ... served to the build on the host's loopback (the build runs on the host network), only meanwhile.
 port=${WHEELS_PORT:-38731}
@@ -37,3 +41,5 @@ start=$(date +%s)
 DOCKER_BUILDKIT=0 docker build --network host --build-arg "BASE=$base" \
   --build-arg "WHEELS_URL=http://127.0.0.1:$port/" -f packaging/Dockerfile -t "$tag" .
 echo "built $tag in $(( $(date +%s) - start )) s: $(docker image inspect -f '{{.Size}}' "$tag" | awk '{printf "%.0f MB", $1/1e6}')"
+# The previous build of this tag, now untagged, goes (its layers still shared are kept).
+docker image prune -f --filter label=org.opencontainers.image.title=yolo-edge >/dev/null

@@ -97,8 +97,8 @@ class Container:
 
     def process_uids(self) -> dict[str, int]:
         """Command line -> uid of every process in the container, as the host's ps sees them."""
-        lines = docker("top", self.name, "-o", "uid,args").stdout.splitlines()[1:]
-        return {line.split(None, 1)[1]: int(line.split(None, 1)[0]) for line in lines}
+        lines = docker("top", self.name, "-o", "pid,uid,args").stdout.splitlines()[1:]  # docker top needs pid
+        return {line.split(None, 2)[2]: int(line.split(None, 2)[1]) for line in lines}
 
     def remove(self) -> None:
         docker("rm", "-f", "-v", self.name, check=False)
