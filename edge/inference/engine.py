@@ -27,7 +27,13 @@ import openvino as ov
 from edge.config.settings import ModelsConfig
 from edge.errors import DeviceError, ModelError
 from edge.inference.compile_options import compile_properties, static_per_shape
-from edge.inference.devices import device_nodes, in_container, process_groups, visible_devices, why_not_visible
+from edge.inference.devices import (
+    device_nodes,
+    in_container,
+    process_groups,
+    visible_devices,
+    why_not_visible,
+)
 from edge.inference.infer_pool import InferPool, T
 from edge.inference.letterbox import minimal_canvas
 from edge.inference.repository import ModelSpec

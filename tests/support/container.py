@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ def require_docker() -> None:
     """Skip, saying why, where no docker daemon can run (scripts/ensure_dockerd.sh tries to start one)."""
     try:
         started = subprocess.run(["bash", str(REPO / "scripts" / "ensure_dockerd.sh")], capture_output=True,
-                                 text=True, timeout=90)
+                                 text=True, timeout=90, check=False)
     except FileNotFoundError:
         pytest.skip("bash is missing")
     if started.returncode != 0:
@@ -40,7 +41,7 @@ def build_image() -> float:
     t0 = time.monotonic()
     with BUILD_LOG.open("w") as log:
         rc = subprocess.run(["bash", str(REPO / "packaging" / "build_image.sh"), IMAGE], stdout=log,
-                            stderr=subprocess.STDOUT, cwd=REPO, timeout=3600).returncode
+                            stderr=subprocess.STDOUT, cwd=REPO, timeout=3600, check=False).returncode
     if rc != 0:
         pytest.fail(f"building {IMAGE} failed (rc {rc}); {BUILD_LOG} ends with:\n"
                     + "\n".join(BUILD_LOG.read_text().splitlines()[-25:]))
@@ -61,7 +62,7 @@ def compose_hardening() -> list[str]:
 class Container:
     """``docker run -d`` of the image, its port 8080 published on 127.0.0.1; removed by ``remove()``."""
 
-    def __init__(self, name: str, mounts: dict[Path, str], api_key: str, extra: list[str] = ()) -> None:
+    def __init__(self, name: str, mounts: dict[Path, str], api_key: str, extra: Sequence[str] = ()) -> None:
         self.name, self.api_key = name, api_key
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
