@@ -3,9 +3,9 @@
 #   (no argument)  what the tests and benchmarks use: wrk (load generator), mosquitto (MQTT broker),
 #                  systemd (systemd-analyze for the unit checks), curl, openssl (self-signed
 #                  certificates for the TLS test, prlimit comes with util-linux), chromium (the web console's
-#                  browser tests, driven by Playwright; never `playwright install`), docker.io and debootstrap
-#                  (the container image and its tests: the base image is made from the Debian mirror, no
-#                  registry needed; dockerd is started when none answers), and python3-venv
+#                  browser tests, driven by Playwright; never `playwright install`), docker.io, debootstrap
+#                  and docker-compose (the container image and its tests: the base image is made from the
+#                  Debian mirror, no registry needed; dockerd is started when none answers), and python3-venv
 #   --runtime      only what `make serve` needs: python3-venv
 set -euo pipefail
 PATH=$PATH:/usr/sbin:/sbin  # dockerd and debootstrap live there; a non-root PATH may lack it
@@ -21,6 +21,7 @@ if [ "${1:-}" != "--runtime" ]; then
   command -v chromium >/dev/null || need+=(chromium)
   command -v dockerd >/dev/null || need+=(docker.io)
   command -v debootstrap >/dev/null || need+=(debootstrap)
+  command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || need+=(docker-compose)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
