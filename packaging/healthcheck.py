@@ -1,7 +1,8 @@
 """The image's HEALTHCHECK: exit 0 when GET /readyz answers 200 (every model compiled, not stopping).
 
-Reads the listen port and TLS from the daemon's config ($YOLO_EDGE_CONFIG, default
-/etc/yolo-edge/config.yaml) and asks over loopback, naming an allowed Host when allowed_hosts is set.
+Reads the listen port and TLS (``server.tls`` or the secrets ``tls_cert`` + ``tls_key``) as the daemon
+does ($YOLO_EDGE_CONFIG, default /etc/yolo-edge/config.yaml) and asks over loopback, naming an allowed
+Host when allowed_hosts is set.
 """
 
 from __future__ import annotations
@@ -13,12 +14,16 @@ import urllib.error
 import urllib.request
 
 from edge.config.settings import load_config
+from edge.http.tls import tls_files
 
 
 def main() -> int:
-    server = load_config(os.environ.get("YOLO_EDGE_CONFIG", "/etc/yolo-edge/config.yaml")).server
-    scheme = "https" if server.tls.cert_file else "http"
+    config = load_config(os.environ.get("YOLO_EDGE_CONFIG", "/etc/yolo-edge/config.yaml"))
+    server = config.server
+    scheme = "https" if tls_files(config) else "http"  # server.tls, or the secrets tls_cert + tls_key
     host = "127.0.0.1" if server.host in ("0.0.0.0", "::", "") else server.host
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
     request = urllib.request.Request(f"{scheme}://{host}:{server.port}/readyz")
     if server.allowed_hosts:
         request.add_header("Host", server.allowed_hosts[0].lstrip("."))
