@@ -20,7 +20,7 @@ command -v debootstrap >/dev/null || { echo "debootstrap is missing: bash script
 
 root=$(mktemp -d /var/tmp/yolo-edge-base.XXXXXX)
 # --one-file-system: never into a /proc or /sys that a failed debootstrap left mounted
-trap '$SUDO umount -R "$root/proc" "$root/sys" 2>/dev/null; $SUDO rm -rf --one-file-system "$root"' EXIT
+trap '$SUDO umount -R "$root/proc" "$root/sys" 2>/dev/null || true; $SUDO rm -rf --one-file-system "$root"' EXIT
 echo "debootstrap $SUITE from $MIRROR into $root (about a minute)"
 $SUDO debootstrap --variant=minbase --components=main "$SUITE" "$root" "$MIRROR" >"$root.log" 2>&1 \
   || { tail -20 "$root.log" >&2; echo "debootstrap failed (log: $root.log)" >&2; exit 1; }
