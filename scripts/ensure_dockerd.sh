@@ -14,11 +14,17 @@ elif ! pgrep -x dockerd >/dev/null; then
   echo "starting dockerd (log: $log)"
   # setsid + nohup: the daemon outlives this script and the make or CI step that ran it
   $SUDO setsid nohup dockerd >"$log" 2>&1 < /dev/null &
+  started=$!
 fi
 for _ in $(seq 60); do
   docker info >/dev/null 2>&1 && exit 0
+  if [ -n "${started:-}" ] && ! kill -0 "$started" 2>/dev/null; then
+    echo "dockerd exited at start; its log ($log) ends with:" >&2
+    $SUDO tail -15 "$log" >&2 2>/dev/null || true
+    exit 1
+  fi
   sleep 0.5
 done
-echo "dockerd did not answer within 30 s; its log ($log) ends with:" >&2
+echo "dockerd did not answer within 30 s (docker info: $(docker info 2>&1 | tail -1)); its log ($log) ends with:" >&2
 $SUDO tail -15 "$log" >&2 2>/dev/null || true
 exit 1

@@ -5,6 +5,7 @@ Every call goes through the ``docker`` command (the client a user has), never an
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import time
 from collections.abc import Sequence
@@ -24,15 +25,19 @@ def docker(*args: str, timeout: float = 120, check: bool = True) -> subprocess.C
     return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=check)
 
 
+@functools.cache
+def docker_missing() -> str:
+    """Why no docker daemon can run here ("" when one answers); scripts/ensure_dockerd.sh tries to start
+    one, once per test session."""
+    started = subprocess.run(["bash", str(REPO / "scripts" / "ensure_dockerd.sh")], capture_output=True,
+                             text=True, timeout=90, check=False)
+    return "" if started.returncode == 0 else (started.stderr or started.stdout).strip()[-600:]
+
+
 def require_docker() -> None:
-    """Skip, saying why, where no docker daemon can run (scripts/ensure_dockerd.sh tries to start one)."""
-    try:
-        started = subprocess.run(["bash", str(REPO / "scripts" / "ensure_dockerd.sh")], capture_output=True,
-                                 text=True, timeout=90, check=False)
-    except FileNotFoundError:
-        pytest.skip("bash is missing")
-    if started.returncode != 0:
-        pytest.skip(f"no docker daemon here: {(started.stderr or started.stdout).strip()[-600:]}")
+    """Skip, saying why, where no docker daemon can run."""
+    if reason := docker_missing():
+        pytest.skip(f"no docker daemon here: {reason}")
 
 
 def build_image() -> float:
