@@ -114,14 +114,7 @@ def test_sigterm_under_load_answers_every_accepted_request(container: Container)
     try:
         load.start()
         time.sleep(2.0)
-        # Stop while every client has a request that has been in the daemon for a while.
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            now = time.monotonic()
-            starts = list(load.current.values())
-            if len(starts) == load.clients and all(s is not None and now - s > 0.03 for s in starts):
-                break
-            time.sleep(0.002)
+        load.wait_all_in_flight()  # stop while every client has a request in the daemon
         t_term = time.monotonic()
         docker("kill", f"--signal={signal.SIGTERM.name}", container.name)  # to tini, PID 1, which forwards it
         t_sent = time.monotonic()  # the signal arrived somewhere in [t_term, t_sent]
