@@ -29,6 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 import aiomqtt
+from aiomqtt.exceptions import MqttConnectError
 
 from edge.cameras.mqtt_security import password_source, read_password, tls_context
 from edge.cameras.publish import BACKOFF_MAX_S, BACKOFF_START_S, QueuedPublisher
@@ -111,6 +112,9 @@ class MqttPublisher(QueuedPublisher):
                 if self._fall_back(exc):
                     continue
                 self._error(self._explain(exc))
+            except (OSError, ValueError, RuntimeError) as exc:  # paho below aiomqtt: keep the task alive
+                logger.exception("mqtt: unexpected error")
+                self._error(f"{type(exc).__name__}: {exc}")
             finally:
                 if self.connected:
                     delay = BACKOFF_START_S  # it worked for a while: start the backoff over
@@ -180,17 +184,15 @@ class MqttPublisher(QueuedPublisher):
     def _explain(self, exc: aiomqtt.MqttError) -> str:
         """One line an operator can act on, naming the setting to look at."""
         where = f"{self.host}:{self.port}"
-        code = _code(exc) if isinstance(exc, aiomqtt.MqttConnectError) else None
-        if code == BAD_LOGIN:
-            user = self.config.username
-            return (f"{where} refused the login: bad user name or password (user {user!r}, password "
-                    f"{'from ' + str(self._password_from) if self._password_from else 'none'}); check "
-                    "mqtt.username and mqtt.password_file" if user else
-                    f"{where} refused the login: it wants a user name and password (mqtt.username, "
-                    "mqtt.password_file)")
-        if code == NOT_AUTHORIZED:
-            return f"{where} refused the connection: not authorized (user {self.config.username!r}, " \
-                   f"client id {self.config.client_id!r}); check the broker's ACL"
+        code = _code(exc) if isinstance(exc, MqttConnectError) else None
+        if code in (BAD_LOGIN, NOT_AUTHORIZED):  # mosquitto says "not authorized" for a wrong password too
+            user, source = self.config.username, self._password_from
+            if user is None:
+                return (f"{where} refused the connection ({exc}): it wants a user name and password "
+                        "(mqtt.username, mqtt.password_file)")
+            return (f"{where} refused the login ({exc}): bad user name or password, or not allowed by the "
+                    f"broker (user {user!r}, password {'from ' + str(source) if source else 'none'}); check "
+                    "mqtt.username and mqtt.password_file")
         if code is not None:
             return f"{where} refused the connection: {exc}"
         cause = exc.__cause__

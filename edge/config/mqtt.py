@@ -60,7 +60,7 @@ class MqttTlsConfig:
     def validate(self, where: str) -> None:
         given = [name for name in ("ca_file", "cert_file", "key_file") if getattr(self, name) is not None]
         if given and not self.enabled:
-            raise ConfigError(f"{where}.{given[0]}: set but {where}.enabled is false; "
+            raise ConfigError(f"{where}.{given[0]}: set but {where.split(': ', 1)[-1]}.enabled is false; "
                               "expected enabled: true (or remove the file)")
         if self.key_file is not None and self.cert_file is None:
             raise ConfigError(f"{where}.key_file: set without cert_file; expected both (or cert_file alone "
