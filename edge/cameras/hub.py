@@ -5,13 +5,14 @@ the engine is ready and stopped before it closes. Holds the one MQTT connection 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
-from edge.cameras.events import EventSink
-from edge.cameras.loop import CameraLoop, Daemon
 from edge.cameras.camera_state import CameraState
+from edge.cameras.events import EventSink
 from edge.cameras.ha_discovery import Discovery, camera_entities, config_messages, slug
+from edge.cameras.loop import CameraLoop, Daemon
 from edge.cameras.mqtt_publisher import Message, MqttPublisher
 from edge.cameras.source import CameraSource
 from edge.config.cameras import CameraConfig, resolve_classes
@@ -63,7 +64,7 @@ class CameraHub:
             lines, zones = _ids(cam, "lines"), _ids(cam, "zones")
             configs += config_messages(camera_entities(d, cid, cam.model, classes, lines, zones))
             topic = d.state_topic(cid)
-            state = CameraState(classes, lines, zones, lambda body, t=topic: mqtt.publish_topic(t, body, retain=True))
+            state = CameraState(classes, lines, zones, _sender(mqtt, topic))
             loop.events.state = state
             states.append((topic, state))
         mqtt.on_connect(lambda: configs + [(topic, s.payload(), True) for topic, s in states],
@@ -95,7 +96,8 @@ class CameraHub:
                          "last_error": loop.last_error or s["last_error"]}
         out: dict[str, Any] = {"cameras": cams}
         if self.mqtt:
-            out["mqtt"] = {"connected": self.mqtt.connected, "last_error": self.mqtt.last_error}
+            status = self.mqtt.status()
+            out["mqtt"] = {k: status[k] for k in ("connected", "protocol", "tls", "last_error")}
         return out
 
 
@@ -105,6 +107,11 @@ def announced_classes(cam: CameraConfig, names: dict[int, str]) -> list[str]:
     wanted = cam.classes if cam.classes is not None else cam.events.classes
     indices = resolve_classes(wanted, names, f"cameras[{cam.id}].classes")
     return [names[i] for i in sorted(indices)]
+
+
+def _sender(mqtt: MqttPublisher, topic: str) -> Callable[[bytes], None]:
+    """Queue a retained state message on ``topic``."""
+    return lambda body: mqtt.publish_topic(topic, body, retain=True)
 
 
 def _ids(cam: CameraConfig, kind: str) -> list[str]:

@@ -215,5 +215,6 @@ class MqttPublisher(QueuedPublisher):
 
 
 def _code(exc: aiomqtt.MqttCodeError) -> int | None:
+    """The reason code as a number (paho gives a ReasonCode for CONNACK, an int elsewhere)."""
     rc = exc.rc
-    return getattr(rc, "value", rc) if rc is not None else None
+    return rc if rc is None or isinstance(rc, int) else int(rc.value)

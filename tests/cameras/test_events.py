@@ -126,7 +126,7 @@ def test_mqtt_publisher_against_mosquitto(broker: Mosquitto) -> None:
             if qos:
                 pub.publish(("big",), os.urandom(300_000))  # 3-byte remaining length
                 pub.publish(("kept",), b"retained", retain=True)
-            await await_for(lambda: pub.sent == (3 if qos else 1), 10, "not sent")
+            await await_for(lambda p=pub, n=3 if qos else 1: p.sent == n, 10, "not sent")
             await pub.stop()
 
     try:

@@ -18,7 +18,6 @@ from edge.config.mqtt import MqttConfig, MqttTlsConfig
 from edge.config.settings import config_from_dict
 from edge.errors import ConfigError
 from tests.support.cameras import Mosquitto, Subscriber, await_for, wait_for
-from tests.support.daemon import free_port
 from tests.support.pki import Pki, make_pki
 
 USER, PASSWORD = "edge", "correct horse battery staple"
@@ -73,8 +72,8 @@ def test_events_over_tls_with_a_password_in_mqtt_5(tls_broker: Mosquitto, pki: P
 
 @pytest.mark.parametrize("case, expect", [
     ("wrong_ca", "TLS: the certificate of 127.0.0.1:{port} did not verify"),
-    ("wrong_password", "127.0.0.1:{port} refused the login ([code:135] Not authorized): bad user name or "
-                       "password, or not allowed by the broker (user 'edge', password from "),
+    ("wrong_password", ("127.0.0.1:{port} refused the login ([code:135] Not authorized): bad user name or "
+                        "password, or not allowed by the broker (user 'edge', password from ")),
     ("plain_to_tls_port", "(mqtt.tls.enabled)"),
 ])
 def test_a_refused_connection_is_a_clear_error_and_no_crash(
@@ -266,7 +265,7 @@ def test_secrets_and_certificates_fail_at_start_not_in_a_retry_loop(pki: Pki, tm
     cred = tmp_path / "creds"
     cred.mkdir()
     (cred / "mqtt_password").write_text("from-systemd\n")
-    base = dict(host="127.0.0.1", username=USER)
+    base: dict = {"host": "127.0.0.1", "username": USER}
     cases = [
         (MqttConfig(**base, tls=MqttTlsConfig(enabled=True, ca_file=not_pem)),  # type: ignore[arg-type]
          "mqtt.tls.ca_file: " + str(not_pem) + " holds no PEM CA certificate"),
