@@ -96,6 +96,12 @@ class EventSink:
             out["webhook"] = self.webhook.status()
         return out
 
+    def update_analytics(self, snapshot: dict[str, Any]) -> None:
+        """The tracker's counts of this camera (``{"lines": ..., "zones": ...}``, see
+        ``edge.cameras.camera_state``) for Home Assistant; nothing without discovery."""
+        if self.state is not None:
+            self.state.update_analytics(snapshot)
+
     async def handle(self, image: np.ndarray, when: float, pred: Prediction, names: dict[int, str],
                      model_id: str, wanted: frozenset[int], now: float) -> dict[str, Any] | None:
         """Check one result; if it is an event, save and publish it and return its body."""
