@@ -22,7 +22,9 @@ from typing import Any
 import numpy as np
 import orjson
 
-from edge.cameras.publish import MqttPublisher, WebhookPublisher
+from edge.cameras.camera_state import CameraState
+from edge.cameras.mqtt_publisher import MqttPublisher
+from edge.cameras.publish import WebhookPublisher
 from edge.cameras.snapshot_store import SnapshotStore, encode_jpeg, stem_for
 from edge.cameras.yolo_labels import label_text
 from edge.config.cameras import CameraConfig, EventsConfig
@@ -73,6 +75,9 @@ class EventSink:
         self.count = 0
         self.last_event: dict[str, Any] | None = None
         self.last_error: str | None = None
+        # Home Assistant's view of this camera (set by the hub when discovery is on): counts per
+        # frame and the last event, published when they change.
+        self.state: CameraState | None = None
 
     def start(self) -> None:
         if self.webhook:
@@ -91,9 +96,17 @@ class EventSink:
             out["webhook"] = self.webhook.status()
         return out
 
+    def update_analytics(self, snapshot: dict[str, Any]) -> None:
+        """The tracker's counts of this camera (``{"lines": ..., "zones": ...}``, see
+        ``edge.cameras.camera_state``) for Home Assistant; nothing without discovery."""
+        if self.state is not None:
+            self.state.update_analytics(snapshot)
+
     async def handle(self, image: np.ndarray, when: float, pred: Prediction, names: dict[int, str],
                      model_id: str, wanted: frozenset[int], now: float) -> dict[str, Any] | None:
         """Check one result; if it is an event, save and publish it and return its body."""
+        if self.state is not None:
+            self.state.update_prediction(pred, names)
         fired = self.detector.fire(pred, wanted, now)
         if not fired:
             return None
@@ -125,6 +138,8 @@ class EventSink:
                 self.mqtt.publish((self.camera.id, name), body, retain=True)
                 if jpeg is not None and self.mqtt_snapshots:
                     self.mqtt.publish((self.camera.id, name, "snapshot"), jpeg, retain=True)
+        if self.state is not None:
+            self.state.update_event(event)
         logger.info("camera %s: event %s (%s)", self.camera.id, event["id"], ", ".join(classes))
         return event
 

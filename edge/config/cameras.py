@@ -1,4 +1,4 @@
-"""The ``cameras:`` list and the ``mqtt:`` section of config.yaml, as frozen dataclasses.
+"""The ``cameras:`` list of config.yaml, as frozen dataclasses (the ``mqtt:`` section: ``edge.config.mqtt``).
 
 Each camera names a source, the MODEL_ID to run on it, how often to infer and what to do with
 results (events -> snapshots on disk, a webhook, MQTT). ``edge.config.settings`` reads these with the same
@@ -31,7 +31,6 @@ from edge.config.rules import rule as _rule
 from edge.errors import ConfigError
 
 CAMERA_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-TOPIC_SAFE = re.compile(r"^[^#+\x00]+$")
 
 
 
@@ -69,25 +68,6 @@ class WebhookConfig:
 
 
 @dataclass(frozen=True)
-class MqttConfig:
-    """The broker events go to (MQTT 3.1.1). No ``host``: MQTT is off."""
-
-    host: str | None = None
-    port: int = _rule(1883, lambda v: 1 <= v <= 65535, "a port number 1-65535")
-    topic_prefix: str = _rule("yolo-edge", lambda v: bool(TOPIC_SAFE.match(v)) and not v.endswith("/"),
-                              "a topic without '+', '#' or a trailing '/'")
-    client_id: str = _rule("yolo-edge", lambda v: 1 <= len(v) <= 23, "1-23 characters")
-    username: str | None = None
-    # The password is read from this file, or from $CREDENTIALS_DIRECTORY/mqtt_password.
-    password_file: Path | None = None
-    keepalive_s: int = _rule(60, lambda v: 5 <= v <= 65535, "seconds, 5-65535")
-    qos: int = _rule(1, lambda v: v in (0, 1), "0 or 1")
-    queue_size: int = _rule(1000, lambda v: v >= 1, "an integer >= 1")
-    # Also publish the event frame (retained JPEG) on {prefix}/{camera}/{class}/snapshot.
-    snapshots: bool = True
-
-
-@dataclass(frozen=True)
 class CameraConfig:
     """One camera. ``source``: a V4L2 index (``0``) or device path, an rtsp:// or http(s):// stream,
     an MJPEG-over-HTTP URL (detected from its multipart/x-mixed-replace answer) or a video file
@@ -107,7 +87,7 @@ class CameraConfig:
     events: EventsConfig = field(default_factory=EventsConfig)
     snapshots: SnapshotsConfig = field(default_factory=SnapshotsConfig)
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
-    mqtt: bool = True  # publish events to the global mqtt: broker when one is set
+    mqtt: bool = True  # publish events (and, with discovery, Home Assistant entities) to the mqtt: broker
     # A source that gives no frame for this long is reopened; reopening backs off up to reconnect_max_s.
     stall_timeout_s: float = _rule(10.0, lambda v: 0.5 <= v <= 600, "seconds, 0.5-600")
     reconnect_max_s: float = _rule(10.0, lambda v: 0.1 <= v <= 3600, "seconds, 0.1-3600")
