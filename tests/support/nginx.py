@@ -1,0 +1,87 @@
+"""Debian's nginx in front of daemons, for tests and ``bench/fleet_bench.py``: the shipped
+``packaging/nginx/yolo-edge-fleet.conf`` with its box, listen and log lines filled in, run by a main
+config in a temporary prefix (its own pid, logs and temp folders; nothing under /etc or /var)."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.support.daemon import REPO, ServerProcess, free_port
+
+FLEET_CONF = REPO / "packaging" / "nginx" / "yolo-edge-fleet.conf"
+BOX_LINE = re.compile(r"^(\s*)server\s+[^\s{]+:\d+(\s[^;]*)?;.*$", re.MULTILINE)
+
+
+def nginx_binary() -> str:
+    """The nginx executable; the test skips with a reason when it is not installed."""
+    path = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+    if path is None:
+        pytest.skip("nginx is not installed (bash scripts/install_system_deps.sh installs Debian's nginx)")
+    return path
+
+
+def render_fleet_conf(boxes: list[str], listen: str, access_log: Path, template: str | None = None) -> str:
+    """The shipped config with one ``server`` line per address in ``boxes`` (each keeping the template's
+    parameters: max_fails, fail_timeout, max_conns), ``listen`` and the access log path replaced."""
+    text = FLEET_CONF.read_text() if template is None else template
+    found = list(BOX_LINE.finditer(text))
+    if not found:
+        raise ValueError("no box line (server HOST:PORT ...;) in the fleet config")
+    indent, params = found[0].group(1), found[0].group(2) or ""
+    lines = "\n".join(f"{indent}server {box}{params};" for box in boxes)
+    text = text[:found[0].start()] + lines + BOX_LINE.sub("", text[found[0].end():])
+    text, n_listen = re.subn(r"^(\s*)listen\s+[^;]+;", rf"\g<1>listen {listen};", text, count=1, flags=re.MULTILINE)
+    text, n_log = re.subn(r"^(\s*)access_log\s+\S+", rf"\g<1>access_log {access_log}", text, count=1,
+                          flags=re.MULTILINE)
+    if not (n_listen and n_log):
+        raise ValueError("the fleet config lost its listen or access_log line")
+    return text
+
+
+def main_conf(prefix: Path, site_conf: Path, workers: int = 1) -> str:
+    """nginx.conf for a private prefix: pid, error log and temp folders inside it."""
+    temps = {"client_body": "body", "proxy": "proxy", "fastcgi": "fastcgi", "uwsgi": "uwsgi", "scgi": "scgi"}
+    for folder in temps.values():
+        (prefix / folder).mkdir(exist_ok=True)
+    # As root, workers would switch to nobody, who cannot write our private temp folders.
+    user = f"user {getpass.getuser()};\n" if os.geteuid() == 0 else ""
+    return (f"{user}worker_processes {workers};\npid {prefix}/nginx.pid;\nerror_log {prefix}/error.log warn;\n"
+            "events { worker_connections 1024; }\nhttp {\n"
+            + "".join(f"    {name}_temp_path {prefix}/{folder};\n" for name, folder in temps.items())
+            + f"    include {site_conf};\n}}\n")
+
+
+class Nginx(ServerProcess):
+    """nginx in the foreground (``daemon off``) on a free loopback port, balancing ``boxes``
+    (``host:port`` strings); ready when ``/readyz`` through it answers 200."""
+
+    def __init__(self, prefix: Path, boxes: list[str], template: str | None = None, workers: int = 1) -> None:
+        prefix.mkdir(parents=True, exist_ok=True)
+        self.prefix = prefix
+        self.access_log = prefix / "access.log"
+        port = free_port()
+        site = prefix / "yolo-edge-fleet.conf"
+        site.write_text(render_fleet_conf(boxes, f"127.0.0.1:{port}", self.access_log, template))
+        self.conf = prefix / "nginx.conf"
+        self.conf.write_text(main_conf(prefix, site, workers))
+        binary = nginx_binary()
+        check = subprocess.run([binary, "-t", "-q", "-p", str(prefix), "-e", str(prefix / "error.log"),
+                                "-c", str(self.conf)], capture_output=True, text=True)
+        if check.returncode != 0:
+            raise RuntimeError(f"nginx -t refused the config:\n{check.stderr}")
+        argv = [binary, "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(self.conf),
+                "-g", "daemon off;"]
+        super().__init__("nginx", argv, port, prefix / "nginx.out", timeout=30)
+
+    def error_log(self) -> str:
+        return (self.prefix / "error.log").read_text(errors="replace")
+
+    def access_lines(self) -> list[str]:
+        return self.access_log.read_text(errors="replace").splitlines() if self.access_log.exists() else []
