@@ -12,7 +12,7 @@ import json
 import re
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -184,7 +184,7 @@ def answered_by(fleet: Fleet, port: int, after_line: int) -> int:
                if f"/v1/predict/{MODEL_ID}" in line and line.rstrip().endswith(f"upstream=[127.0.0.1:{port}] status=[200]"))
 
 
-def wait_until(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
@@ -259,5 +259,5 @@ def test_sigterm_then_sigkill_under_load(fleet: Fleet) -> None:
     assert all(o.ok for o in in_flight_kill), (tally(in_flight_kill), failures(in_flight_kill))
 
 
-def failures(outcomes: list[Outcome]) -> list[tuple[object, bytes]]:
+def failures(outcomes: list[Outcome]) -> list[tuple[int | str, bytes]]:
     return [(o.status, o.body[:200]) for o in outcomes if not o.ok][:5]

@@ -73,7 +73,7 @@ class Nginx(ServerProcess):
         self.conf.write_text(main_conf(prefix, site, workers))
         binary = nginx_binary()
         check = subprocess.run([binary, "-t", "-q", "-p", str(prefix), "-e", str(prefix / "error.log"),
-                                "-c", str(self.conf)], capture_output=True, text=True)
+                                "-c", str(self.conf)], check=False, capture_output=True, text=True)
         if check.returncode != 0:
             raise RuntimeError(f"nginx -t refused the config:\n{check.stderr}")
         argv = [binary, "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(self.conf),
