@@ -13,6 +13,7 @@ import re
 import signal
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import requests
 from edge.config.settings import ServerConfig
 from edge.http.model_push import push
 from tests.support.bundles import ADMIN_KEY
-from tests.support.daemon import API_KEY, REPO, Daemon, link_models, start_daemon
+from tests.support.daemon import API_KEY, REPO, Daemon, free_port, link_models, start_daemon
 from tests.support.figures import FIGURES_DIR
 from tests.support.nginx import FLEET_CONF, Nginx, nginx_binary
 from tests.support.predict_load import Outcome, PredictLoad, multipart, tally
@@ -175,6 +176,38 @@ def test_body_limit_is_the_daemons_to_the_byte(fleet: Fleet, extra: int, through
             assert r.status_code == 413 and "max_body_mb" in r.json()["message"], (base, r.text[:300])
         else:
             assert r.status_code != 413 and r.status_code < 500, (base, r.status_code, r.text[:300])
+
+
+def no_box_answer(r: requests.Response) -> bool:
+    return (r.status_code == 503 and r.headers.get("Retry-After") == "1"
+            and "no box can take the request now" in r.json()["message"])
+
+
+def test_no_box_up_is_a_503_with_retry_after(tmp_path: Path) -> None:
+    """Every box down: nginx tries each (connection refused), then answers like a busy box would."""
+    proxy = Nginx(tmp_path / "nginx", [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"])
+    try:
+        r = predict(proxy.base_url)
+        again = predict(proxy.base_url)  # both now marked failed: no box is even tried
+    finally:
+        proxy.stop()
+    assert no_box_answer(r) and no_box_answer(again), (r.status_code, r.headers, r.text)
+    assert proxy.error_log().count("connect() failed (111: Connection refused)") == 2
+    assert "no live upstreams" in proxy.error_log()
+
+
+def test_max_conns_turns_the_excess_into_503(fleet: Fleet, tmp_path: Path) -> None:
+    """max_conns caps the requests nginx has on a box at once (here 1, to see it with 4 clients)."""
+    template = FLEET_CONF.read_text().replace("max_conns=16", "max_conns=1")
+    proxy = Nginx(tmp_path / "nginx", [f"127.0.0.1:{fleet.boxes[0].port}"], template=template)
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda _: predict(proxy.base_url), range(4)))
+    finally:
+        proxy.stop()
+    assert any(r.status_code == 200 for r in answers), [r.status_code for r in answers]
+    assert any(no_box_answer(r) for r in answers), [(r.status_code, r.text[:100]) for r in answers]
+    assert all(r.status_code == 200 or no_box_answer(r) for r in answers)
 
 
 # --- a box stops, then a box dies -------------------------------------------------------------------

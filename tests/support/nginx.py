@@ -4,16 +4,19 @@ config in a temporary prefix (its own pid, logs and temp folders; nothing under 
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import re
 import shutil
+import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.support.daemon import REPO, ServerProcess, free_port
+from tests.support.daemon import REPO, ServerProcess, _die_with_parent, free_port
 
 FLEET_CONF = REPO / "packaging" / "nginx" / "yolo-edge-fleet.conf"
 BOX_LINE = re.compile(r"^(\s*)server\s+[^\s{]+:\d+(\s[^;]*)?;.*$", re.MULTILINE)
@@ -60,28 +63,42 @@ def main_conf(prefix: Path, site_conf: Path, workers: int = 1) -> str:
 
 class Nginx(ServerProcess):
     """nginx in the foreground (``daemon off``) on a free loopback port, balancing ``boxes``
-    (``host:port`` strings); ready when ``/readyz`` through it answers 200."""
+    (``host:port`` strings); ready when its port accepts connections (whether any box is up or not)."""
 
-    def __init__(self, prefix: Path, boxes: list[str], template: str | None = None, workers: int = 1) -> None:
+    def __init__(self, prefix: Path, boxes: list[str], template: str | None = None, workers: int = 1,
+                 timeout: float = 30.0) -> None:
         prefix.mkdir(parents=True, exist_ok=True)
-        self.prefix = prefix
+        self.name, self.prefix, self.log_path = "nginx", prefix, prefix / "nginx.out"
         self.access_log = prefix / "access.log"
-        port = free_port()
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
         site = prefix / "yolo-edge-fleet.conf"
-        site.write_text(render_fleet_conf(boxes, f"127.0.0.1:{port}", self.access_log, template))
+        site.write_text(render_fleet_conf(boxes, f"127.0.0.1:{self.port}", self.access_log, template))
         self.conf = prefix / "nginx.conf"
         self.conf.write_text(main_conf(prefix, site, workers))
         binary = nginx_binary()
-        check = subprocess.run([binary, "-t", "-q", "-p", str(prefix), "-e", str(prefix / "error.log"),
-                                "-c", str(self.conf)], check=False, capture_output=True, text=True)
+        common = ["-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(self.conf)]
+        check = subprocess.run([binary, "-t", "-q", *common], check=False, capture_output=True, text=True)
         if check.returncode != 0:
             raise RuntimeError(f"nginx -t refused the config:\n{check.stderr}")
-        argv = [binary, "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(self.conf),
-                "-g", "daemon off;"]
-        super().__init__("nginx", argv, port, prefix / "nginx.out", timeout=30)
+        t0 = time.perf_counter()
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen([binary, *common, "-g", "daemon off;"], stdout=log,
+                                            stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"nginx exited with {self.process.returncode}:\n{self.log()}\n{self.error_log()}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                break
+            if time.perf_counter() - t0 > timeout:
+                self.stop()
+                raise RuntimeError(f"nginx not listening after {timeout:.0f} s:\n{self.error_log()}")
+            time.sleep(0.02)
+        self.startup_s = time.perf_counter() - t0
 
     def error_log(self) -> str:
-        return (self.prefix / "error.log").read_text(errors="replace")
+        path = self.prefix / "error.log"
+        return path.read_text(errors="replace") if path.exists() else ""
 
     def access_lines(self) -> list[str]:
         return self.access_log.read_text(errors="replace").splitlines() if self.access_log.exists() else []
