@@ -4,8 +4,8 @@
 #                  systemd (systemd-analyze for the unit checks), curl, openssl (self-signed
 #                  certificates for the TLS test, prlimit comes with util-linux), chromium (the web console's
 #                  browser tests, driven by Playwright; never `playwright install`), nginx (the fleet test runs
-#                  packaging/nginx/yolo-edge-fleet.conf in front of two daemons; never started as a service), and
-#                  python3-venv
+#                  packaging/nginx/yolo-edge-fleet.conf from a temporary prefix; under systemd Debian also
+#                  starts its default site on :80: `systemctl disable --now nginx` if unwanted), and python3-venv
 #   --runtime      only what `make serve` needs: python3-venv
 set -euo pipefail
 need=()
