@@ -3,7 +3,9 @@
 #   (no argument)  what the tests and benchmarks use: wrk (load generator), mosquitto (MQTT broker),
 #                  systemd (systemd-analyze for the unit checks), curl, openssl (self-signed
 #                  certificates for the TLS test, prlimit comes with util-linux), chromium (the web console's
-#                  browser tests, driven by Playwright; never `playwright install`), and python3-venv
+#                  browser tests, driven by Playwright; never `playwright install`), nginx (the fleet test runs
+#                  packaging/nginx/yolo-edge-fleet.conf from a temporary prefix; under systemd Debian also
+#                  starts its default site on :80: `systemctl disable --now nginx` if unwanted), and python3-venv
 #   --runtime      only what `make serve` needs: python3-venv
 set -euo pipefail
 need=()
@@ -16,6 +18,7 @@ if [ "${1:-}" != "--runtime" ]; then
   command -v openssl >/dev/null || need+=(openssl)
   command -v prlimit >/dev/null || need+=(util-linux)
   command -v chromium >/dev/null || need+=(chromium)
+  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
