@@ -18,6 +18,8 @@ Example::
         events: {classes: [person, car], min_confidence: 0.5, cooldown_s: 30}
         snapshots: {dir: /var/lib/yolo-edge/snapshots, max_count: 500, max_age_days: 7}
         webhook: {url: http://10.0.0.2:8000/hook}
+        track: {tracker: bytetrack}                     # tracks, lines and zones: edge/config/analytics.py
+        lines: [{id: entrance, points: [[0.5, 0], [0.5, 1]]}]
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edge.config.analytics import LineConfig, TrackConfig, ZoneConfig, check_shapes
 from edge.config.request_fields import FIELDS
 from edge.config.rules import rule as _rule
 from edge.errors import ConfigError
@@ -111,6 +114,12 @@ class CameraConfig:
     # A source that gives no frame for this long is reopened; reopening backs off up to reconnect_max_s.
     stall_timeout_s: float = _rule(10.0, lambda v: 0.5 <= v <= 600, "seconds, 0.5-600")
     reconnect_max_s: float = _rule(10.0, lambda v: 0.1 <= v <= 3600, "seconds, 0.1-3600")
+    # Tracking, counting lines and zones (edge/config/analytics.py); absent: none.
+    track: TrackConfig | None = None
+    lines: list[LineConfig] = _rule([])
+    zones: list[ZoneConfig] = _rule([])
+    # Line and zone counts are saved here (JSON, atomically, every few seconds) and read back at start.
+    counts_file: Path | None = None
 
     @property
     def period_s(self) -> float:
@@ -126,6 +135,7 @@ class CameraConfig:
                 raise ConfigError(f"{where}.{name}: missing; every camera needs an id, a source and a model")
         if self.fps is not None and self.interval_s is not None:
             raise ConfigError(f"{where}: give fps or interval_s, not both")
+        check_shapes(self.lines, self.zones, self.track, where)
 
 
 def check_camera_ids(cameras: list[CameraConfig], where: str) -> None:
