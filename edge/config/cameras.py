@@ -35,6 +35,7 @@ from edge.errors import ConfigError
 
 CAMERA_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 TOPIC_SAFE = re.compile(r"^[^#+\x00]+$")
+TRACK_CONFIDENCE = 0.1  # Ultralytics' Model.track() default
 
 
 
@@ -103,7 +104,9 @@ class CameraConfig:
     interval_s: float | None = _rule(None, lambda v: 0 < v <= 86400, "seconds between inferences, above 0")
     # As the predict request's fields (edge/config/request_fields.py), same ranges and defaults.
     size: int = _rule(FIELDS["size"].default, FIELDS["size"].contains, FIELDS["size"].expect)
-    confidence: float = _rule(FIELDS["confidence"].default, FIELDS["confidence"].contains, FIELDS["confidence"].expect)
+    # None: the predict default (0.25), or 0.1 when the camera tracks, as Ultralytics' model.track() (the
+    # tracker keeps tracks alive on low scores; only detections >= track.new_track_thresh start one).
+    confidence: float | None = _rule(None, FIELDS["confidence"].contains, FIELDS["confidence"].expect)
     iou: float = _rule(FIELDS["iou"].default, FIELDS["iou"].contains, FIELDS["iou"].expect)
     # Keep only these classes (names or indices); None keeps all.
     classes: list[str] | None = None
@@ -120,6 +123,13 @@ class CameraConfig:
     zones: list[ZoneConfig] = _rule([])
     # Line and zone counts are saved here (JSON, atomically, every few seconds) and read back at start.
     counts_file: Path | None = None
+
+    @property
+    def detect_confidence(self) -> float:
+        """The confidence threshold the camera's model runs at."""
+        if self.confidence is not None:
+            return self.confidence
+        return TRACK_CONFIDENCE if self.track is not None else float(FIELDS["confidence"].default)
 
     @property
     def period_s(self) -> float:
