@@ -85,8 +85,9 @@ def crossing_scene(frames: int = 40) -> list[np.ndarray]:
                    Walker(b, (640 - b.shape[1] - 10, 20), (10, 40))], frames)
 
 
-def pingpong_scene(frames: int = 30) -> list[np.ndarray]:
-    """One person walking left to right and back (the loop is seamless: a looping file camera)."""
+def pingpong_scene(frames: int = 100) -> list[np.ndarray]:
+    """One person walking left to right and back, ~5 px a frame (the loop is seamless: a looping file
+    camera; slow, so that a camera loop that skips frames on a busy machine still sees boxes overlap)."""
     (a,) = person_crops(1)
     return render([Walker(a, (20, 120), (640 - a.shape[1] - 20, 130))], frames, return_trip=True)
 
