@@ -90,7 +90,7 @@ class STrack:
         self.start_frame = frame_id
 
     def re_activate(self, det: STrack, frame_id: int) -> None:
-        assert self.kalman is not None
+        assert self.kalman is not None and self.mean is not None and self.covariance is not None
         self.mean, self.covariance = self.kalman.update(self.mean, self.covariance, tlwh_to_xyah(det.tlwh))
         self.tracklet_len = 0
         self.state = TRACKED
@@ -99,7 +99,7 @@ class STrack:
         self.score, self.cls, self.idx = det.score, det.cls, det.idx
 
     def update(self, det: STrack, frame_id: int) -> None:
-        assert self.kalman is not None
+        assert self.kalman is not None and self.mean is not None and self.covariance is not None
         self.frame_id = frame_id
         self.tracklet_len += 1
         self.mean, self.covariance = self.kalman.update(self.mean, self.covariance, tlwh_to_xyah(det.tlwh))

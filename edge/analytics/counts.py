@@ -169,5 +169,5 @@ class CameraCounts:
     def shapes_in_pixels(self) -> tuple[list[tuple[str, list[Point]]], list[tuple[str, list[Point]]]]:
         """(id, points) of the lines and the zones in the last frame's pixels, for drawing."""
         return ([(ln.config.id, list(ln.points)) for ln in self.lines],
-                [(z.config.id, [tuple(p) for p in z.polygon.contour.reshape(-1, 2).tolist()]) for z in self.zones
-                 if z.polygon is not None])
+                [(z.config.id, [(float(x), float(y)) for x, y in z.polygon.contour.reshape(-1, 2).tolist()])
+                 for z in self.zones if z.polygon is not None])

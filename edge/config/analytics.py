@@ -112,7 +112,8 @@ def check_shapes(lines: list[LineConfig], zones: list[ZoneConfig], track: TrackC
     if (lines or zones) and track is None:
         raise ConfigError(f"{where}: lines and zones count tracked objects; add track: {{tracker: bytetrack}}")
     seen: dict[str, str] = {}
-    for kind, shapes in (("lines", lines), ("zones", zones)):
+    named: list[tuple[str, list[LineConfig | ZoneConfig]]] = [("lines", list(lines)), ("zones", list(zones))]
+    for kind, shapes in named:
         for i, s in enumerate(shapes):
             if s.id in seen:
                 raise ConfigError(f"{where}.{kind}[{i}].id: {s.id!r} is already the id of {seen[s.id]}; "
