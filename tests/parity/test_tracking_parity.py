@@ -120,6 +120,7 @@ def test_ids_match_model_track_up_to_relabelling(video: list[np.ndarray], folder
     assert matched >= 0.95 * total, f"only {matched} of {total} tracked boxes matched"
     parity.figures("tracking").notes.append(f"model.track: {len(mapping)} ids mapped one-to-one, "
                                             f"{matched}/{total} tracked boxes matched")
+    parity.report("tracking")
 
 
 @dataclass
@@ -193,6 +194,7 @@ def test_line_counts_equal_object_counter(video: list[np.ndarray], folder: Path,
     # the scene: one walks right and one left across the vertical line; the back one drifts down
     assert got.get("person") == ({"in": 1, "out": 1} if line == LINE else {"in": 1, "out": 0}), got
     parity.figures("tracking").notes.append(f"{key} line: ours {got}, ObjectCounter {want}")
+    parity.report("tracking")
 
 
 def test_zone_occupancy_equals_region_counter(reference: Reference) -> None:
