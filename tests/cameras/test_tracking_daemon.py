@@ -23,6 +23,7 @@ import pytest
 import requests
 
 from tests.support.cameras import WebhookReceiver
+from tests.support.cameras import wait_for as poll
 from tests.support.daemon import API_KEY, Daemon, link_models, start_daemon
 from tests.support.shared_data import require_shared_data
 from tests.support.tracking_video import pingpong_scene, write_avi
@@ -46,13 +47,11 @@ def get(daemon: Daemon, path: str) -> Any:
 
 
 def wait_for(check: Any, timeout: float, message: str, daemon: Daemon) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail(f"{message} (after {timeout:g} s)\n{daemon.tail()}")
+    """tests.support.cameras.wait_for, with the daemon's last log lines when it fails."""
+    try:
+        return poll(check, timeout, message, interval=0.2)
+    except pytest.fail.Exception:
+        pytest.fail(f"{message} (after {timeout:g} s)\n{daemon.tail()}")
 
 
 def person_counts(daemon: Daemon) -> dict[str, int] | None:
