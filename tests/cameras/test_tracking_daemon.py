@@ -4,8 +4,8 @@ across a vertical line and back over a coco128 background, looping seamlessly (t
 Ultralytics' ``ObjectCounter`` semantics (tests/parity/test_tracking_parity.py compares them frame by
 frame) make the count exact however many loops the camera plays and however many frames it skips:
 the walker's track crosses right (``in``) and is counted once for that line, so the way back does not
-count. Also: ``track_id`` in ``/latest``, an annotated snapshot, a crossing event on the webhook and on
-disk, the counts kept across a SIGHUP reload and, through the counts file, across a restart.
+count. Also: ``track_id`` in ``/latest``, an annotated snapshot, a crossing event on the webhook, on
+disk and on a real mosquitto (with the retained counts), the counts kept across a SIGHUP reload and, through the counts file, across a restart.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import requests
 
-from tests.support.cameras import WebhookReceiver
+from tests.support.cameras import Mosquitto, Subscriber, WebhookReceiver
 from tests.support.cameras import wait_for as poll
 from tests.support.daemon import API_KEY, Daemon, link_models, start_daemon
 from tests.support.shared_data import require_shared_data
@@ -31,6 +31,13 @@ from tests.support.tracking_video import pingpong_scene, write_avi
 pytestmark = [pytest.mark.shared_data]
 
 HEADERS = {"x-api-key": API_KEY}
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    b = Mosquitto(tmp_path)
+    yield b
+    b.stop()
 
 
 @pytest.fixture
@@ -58,7 +65,7 @@ def person_counts(daemon: Daemon) -> dict[str, int] | None:
     return get(daemon, "/v1/cameras/walk/counts")["data"]["lines"]["mid"].get("person")
 
 
-def test_tracking_counting_events_reload_and_restart(tmp_path: Path, hook: WebhookReceiver) -> None:
+def test_tracking_counting_events_reload_and_restart(tmp_path: Path, hook: WebhookReceiver, broker: Mosquitto) -> None:
     model = require_shared_data() / "models" / "yolov8n_int8_openvino_model"
     video = write_avi(tmp_path / "walk.avi", pingpong_scene(), fps=20)  # a loop: 198 frames, 9.9 s
     counts_file = tmp_path / "state" / "walk-counts.json"
@@ -68,7 +75,9 @@ def test_tracking_counting_events_reload_and_restart(tmp_path: Path, hook: Webho
               "counts_file": str(counts_file), "webhook": {"url": hook.url},
               "snapshots": {"dir": str(tmp_path / "snaps")}}
     models = link_models(tmp_path, {"yolov8n": model})
-    daemon = start_daemon(tmp_path, models, {"cameras": [camera]})
+    mqtt = {"host": "127.0.0.1", "port": broker.port, "topic_prefix": "edge"}
+    sub = Subscriber(broker.port, "edge/#")
+    daemon = start_daemon(tmp_path, models, {"cameras": [camera], "mqtt": mqtt})
     try:
         assert requests.get(daemon.base_url + "/v1/cameras/walk/counts", timeout=10).status_code == 401
         assert requests.get(daemon.base_url + "/v1/cameras/nope/counts", headers=HEADERS, timeout=10).status_code == 404
@@ -91,6 +100,11 @@ def test_tracking_counting_events_reload_and_restart(tmp_path: Path, hook: Webho
             [("mid", "person", "in", walker)]
         assert crossings[0]["data"][0]["track_id"] == walker and crossings[0]["camera"] == "walk"
         assert ("zone_enter", "right", "person") in {(e["type"], e.get("zone"), e["class"]) for e in events}
+        wait_for(lambda: "edge/walk/lines/mid" in sub.topics(), 20, "no MQTT message on edge/walk/lines/mid", daemon)
+        on_line = [json.loads(m) for t, m, _ in sub.messages if t == "edge/walk/lines/mid"]
+        assert any(e["class"] == "person" and e["track_id"] == walker for e in on_line)
+        retained = [(json.loads(m), r) for t, m, r in sub.messages if t == "edge/walk/counts"]
+        assert retained and retained[-1][0]["lines"]["mid"]["person"]["in"] == 1
         assert any("line_cross_mid_person" in p.name for p in (tmp_path / "snaps" / "walk").glob("*.jpg"))
         zone = get(daemon, "/v1/cameras/walk/counts")["data"]["zones"]["right"]
         assert zone["entered"].get("person", 0) >= 1
@@ -107,6 +121,7 @@ def test_tracking_counting_events_reload_and_restart(tmp_path: Path, hook: Webho
         assert after["zones"]["right"]["entered"]["person"] >= before["zones"]["right"]["entered"]["person"]
     finally:
         daemon.stop()
+        sub.stop()
 
     saved = json.loads(counts_file.read_text())["counts"]  # written at stop
     for way in ("in", "out"):
@@ -114,7 +129,7 @@ def test_tracking_counting_events_reload_and_restart(tmp_path: Path, hook: Webho
 
     # a restart reads the counts back (the file starts the walker at the left: ~2.5 s from the line), and the
     # new tracker's first track of the walker counts on top of them
-    daemon = start_daemon(tmp_path, models, {"cameras": [camera]})
+    daemon = start_daemon(tmp_path, models, {"cameras": [camera], "mqtt": mqtt})
     try:
         assert person_counts(daemon) == saved["lines"]["mid"]["person"]
         wait_for(lambda: person_counts(daemon)["in"] > saved["lines"]["mid"]["person"]["in"], 90,
