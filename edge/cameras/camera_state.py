@@ -5,7 +5,7 @@ that every discovered entity (``edge.cameras.ha_discovery``) reads with its ``va
      "last_event": {"id": "door-20261126-200351-123456", "time_iso": "2026-11-26T20:03:51.123456+00:00",
                     "classes": ["person"]} | null,
      "lines": {"gate": {"person": {"in": 3, "out": 1}, "car": {"in": 0, "out": 0}}},
-     "zones": {"porch": {"occupancy": {"person": 1, "car": 0}, "dwell_s": {...}}}}
+     "zones": {"porch": {"occupancy": {"person": 1, "car": 0}, "entered": {"person": 4, "car": 0}}}}
 
 ``lines``/``zones`` take the per-camera analytics snapshot as the tracker gives it
 (``{"lines": {line_id: {class: {"in": n, "out": m}}}, "zones": {zone_id: {"occupancy": {class: n},
@@ -45,7 +45,9 @@ class CameraState:
         for zone in self.zones:
             snap = snap_zones.get(zone) or {}
             occupancy = snap.get("occupancy") or {}
-            zones[zone] = {**snap, "occupancy": {c: int(occupancy.get(c, 0)) for c in self.classes}}
+            # dwell_s is left out: it grows every frame, and a state message per frame would flood the broker
+            zones[zone] = {"occupancy": {c: int(occupancy.get(c, 0)) for c in self.classes},
+                           "entered": {c: int((snap.get("entered") or {}).get(c, 0)) for c in self.classes}}
         return orjson.dumps({"detections": self.detections, "last_event": self.last_event,
                              "lines": lines, "zones": zones}, option=orjson.OPT_SERIALIZE_NUMPY)
 

@@ -84,6 +84,11 @@ class CameraHub:
             known = ", ".join(sorted(self.loops)) or "none"
             raise CameraNotFound(f"camera {camera_id[:40]!r} is not configured; cameras on this device: {known}") from None
 
+    def counts(self) -> dict[str, dict[str, Any]]:
+        """Camera id -> ``CameraCounts.snapshot()`` (edge/analytics/counts.py) of every camera with lines or
+        zones: what MQTT / Home Assistant publish."""
+        return {cid: loop.analytics.snapshot() for cid, loop in self.loops.items() if loop.analytics.counts}
+
     def status(self) -> list[dict[str, Any]]:
         return [loop.status() for loop in self.loops.values()]
 
