@@ -72,10 +72,10 @@ def test_tracking_counting_events_reload_and_restart(tmp_path: Path, hook: Webho
     camera = {"id": "walk", "source": str(video), "model": "yolov8n", "fps": 20, "track": {"tracker": "bytetrack"},
               "lines": [{"id": "mid", "points": [[0.5, 0], [0.5, 1]]}],
               "zones": [{"id": "right", "points": [[0.6, 0], [1, 0], [1, 1], [0.6, 1]]}],
-              "counts_file": str(counts_file), "webhook": {"url": hook.url},
+              "counts_file": str(counts_file), "webhook": {"url": hook.url}, "classes": ["person"],
               "snapshots": {"dir": str(tmp_path / "snaps")}}
     models = link_models(tmp_path, {"yolov8n": model})
-    mqtt = {"host": "127.0.0.1", "port": broker.port, "topic_prefix": "edge"}
+    mqtt = {"host": "127.0.0.1", "port": broker.port, "topic_prefix": "edge", "homeassistant": {"discovery": True}}
     sub = Subscriber(broker.port, "edge/#")
     daemon = start_daemon(tmp_path, models, {"cameras": [camera], "mqtt": mqtt})
     try:
@@ -105,6 +105,9 @@ def test_tracking_counting_events_reload_and_restart(tmp_path: Path, hook: Webho
         assert any(e["class"] == "person" and e["track_id"] == walker for e in on_line)
         retained = [(json.loads(m), r) for t, m, r in sub.messages if t == "edge/walk/counts"]
         assert retained and retained[-1][0]["lines"]["mid"]["person"]["in"] == 1
+        # Home Assistant's entities read the camera's retained state: the line count reaches it too
+        ha_state = [json.loads(m) for t, m, r in sub.messages if t == "edge/walk/state"]
+        assert ha_state and ha_state[-1]["lines"]["mid"]["person"] == {"in": 1, "out": 0}
         assert any("line_cross_mid_person" in p.name for p in (tmp_path / "snaps" / "walk").glob("*.jpg"))
         zone = get(daemon, "/v1/cameras/walk/counts")["data"]["zones"]["right"]
         assert zone["entered"].get("person", 0) >= 1
