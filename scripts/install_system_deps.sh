@@ -3,9 +3,12 @@
 #   (no argument)  what the tests and benchmarks use: wrk (load generator), mosquitto (MQTT broker),
 #                  systemd (systemd-analyze for the unit checks), curl, openssl (self-signed
 #                  certificates for the TLS test, prlimit comes with util-linux), chromium (the web console's
-#                  browser tests, driven by Playwright; never `playwright install`), docker.io, debootstrap
-#                  and docker-compose (the container image and its tests: the base image is made from the
-#                  Debian mirror, no registry needed; dockerd is started when none answers), and python3-venv
+#                  browser tests, driven by Playwright; never `playwright install`), nginx (the fleet test runs
+#                  packaging/nginx/yolo-edge-fleet.conf from a temporary prefix; under systemd Debian also
+#                  starts its default site on :80: `systemctl disable --now nginx` if unwanted), docker.io,
+#                  debootstrap and docker-compose (the container image and its tests: the base image is made
+#                  from the Debian mirror, no registry needed; dockerd is started when none answers), and
+#                  python3-venv
 #   --runtime      only what `make serve` needs: python3-venv
 set -euo pipefail
 PATH=$PATH:/usr/sbin:/sbin  # dockerd and debootstrap live there; a non-root PATH may lack it
@@ -19,6 +22,7 @@ if [ "${1:-}" != "--runtime" ]; then
   command -v openssl >/dev/null || need+=(openssl)
   command -v prlimit >/dev/null || need+=(util-linux)
   command -v chromium >/dev/null || need+=(chromium)
+  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
   command -v dockerd >/dev/null || need+=(docker.io)
   command -v debootstrap >/dev/null || need+=(debootstrap)
   command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || need+=(docker-compose)

@@ -1,11 +1,14 @@
-"""Draw a ``Prediction`` on a frame with OpenCV: boxes (or rotated boxes), masks as filled
-polygons, keypoints with the COCO skeleton, and the top classes for classify models.
+"""Draw a ``Prediction`` on a frame with OpenCV: boxes (or rotated boxes) labelled ``id:7 person 0.91``
+when tracked (as Ultralytics' ``plot``), masks as filled polygons, keypoints with the COCO skeleton,
+the top classes for classify models, and a camera's counting lines and zones with their counts.
 
 Works on a copy; the input frame (H, W, 3) u8 BGR is never modified. Colours follow Ultralytics'
 palette so a frame looks like the one ``yolo predict`` would save.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -21,17 +24,24 @@ SKELETON = [(16, 14), (14, 12), (17, 15), (15, 13), (12, 13), (6, 12), (7, 13), 
             (8, 10), (9, 11), (2, 3), (1, 2), (1, 3), (2, 4), (3, 5), (4, 6), (5, 7)]
 KEYPOINT_MIN_CONF = 0.5
 MASK_ALPHA = 0.4
+SHAPE_COLOR = (104, 0, 123)  # BGR, the region colour of Ultralytics' ObjectCounter
+Shape = tuple[str, list[tuple[float, float]], str]  # id, points in image pixels, label text
 
 
 def color(cls: int) -> tuple[int, int, int]:
     return PALETTE[cls % len(PALETTE)]
 
 
-def annotate(image: np.ndarray, pred: Prediction, names: dict[int, str]) -> np.ndarray:
-    """A copy of ``image`` with ``pred`` drawn on it; ``pred`` is in ``image`` pixels."""
+def annotate(image: np.ndarray, pred: Prediction, names: dict[int, str], shapes: Sequence[Shape] = ()) -> np.ndarray:
+    """A copy of ``image`` with ``pred`` drawn on it; ``pred`` and ``shapes`` (lines: 2 points, zones:
+    3 or more) are in ``image`` pixels."""
     out = image.copy()
     h, w = out.shape[:2]
     thickness = max(1, round((h + w) / 2 * 0.003))
+    for _, points, text in shapes:
+        pts = np.round(np.asarray(points)).astype(np.int32)
+        cv2.polylines(out, [pts], len(pts) > 2, SHAPE_COLOR, thickness * 2, cv2.LINE_AA)
+        _label(out, text, (int(pts[:, 0].min()), int(pts[:, 1].min()) + 1), SHAPE_COLOR, thickness)
     if pred.probs is not None:
         _draw_classes(out, pred.probs, names, thickness)
         return out
@@ -48,7 +58,8 @@ def annotate(image: np.ndarray, pred: Prediction, names: dict[int, str]) -> np.n
             x1, y1, x2, y2 = (round(float(v)) for v in pred.boxes[i])
             cv2.rectangle(out, (x1, y1), (x2, y2), c, thickness, cv2.LINE_AA)
             anchor = (x1, y1)
-        _label(out, f"{names.get(cls, str(cls))} {float(pred.scores[i]):.2f}", anchor, c, thickness)
+        tid = "" if pred.track_ids is None else f"id:{int(pred.track_ids[i])} "
+        _label(out, f"{tid}{names.get(cls, str(cls))} {float(pred.scores[i]):.2f}", anchor, c, thickness)
     if pred.keypoints is not None:
         for kpts in pred.keypoints:
             _draw_keypoints(out, kpts, thickness)

@@ -8,6 +8,14 @@ POSTed to the camera's webhook and published to MQTT (``edge.cameras.publish``).
      "time": 1795723431.12, "time_iso": "2026-11-26T20:03:51.123456+00:00",
      "classes": ["person"], "frame": {"width": 1280, "height": 720},
      "data": [HUB items of every object in the frame], "snapshot": {"jpg": ..., "json": ..., "txt": ...}}
+
+A camera with lines or zones (``edge.analytics.counts``) also raises one event per crossing, entry and
+exit, whatever ``events.classes`` says: the same envelope with ``type`` (``line_cross``, ``zone_enter``,
+``zone_leave``), ``line`` or ``zone``, ``class``, ``track_id``, and ``direction`` (in/out) or ``dwell_s``
+(on leaving); ``data`` holds the tracked object only. It goes to the same places: the snapshot folder
+(the frame, tagged ``line_cross_<line>_<class>``), the webhook, MQTT ``{p}/events`` and
+``{p}/{camera}/lines/{line}`` or ``{p}/{camera}/zones/{zone}``; after each change the counts
+(``CameraCounts.snapshot()``) are published retained on ``{p}/{camera}/counts``.
 """
 
 from __future__ import annotations
@@ -22,7 +30,9 @@ from typing import Any
 import numpy as np
 import orjson
 
-from edge.cameras.publish import MqttPublisher, WebhookPublisher
+from edge.cameras.camera_state import CameraState
+from edge.cameras.mqtt_publisher import MqttPublisher
+from edge.cameras.publish import WebhookPublisher
 from edge.cameras.snapshot_store import SnapshotStore, encode_jpeg, stem_for
 from edge.cameras.yolo_labels import label_text
 from edge.config.cameras import CameraConfig, EventsConfig
@@ -71,8 +81,12 @@ class EventSink:
         self.store = SnapshotStore(snap.dir / camera.id, snap.max_count, snap.max_age_days) if snap.dir else None
         self.webhook = WebhookPublisher(camera.webhook, f"webhook {camera.id}") if camera.webhook.url else None
         self.count = 0
+        self.analytics_count = 0  # line and zone events
         self.last_event: dict[str, Any] | None = None
         self.last_error: str | None = None
+        # Home Assistant's view of this camera (set by the hub when discovery is on): counts per
+        # frame and the last event, published when they change.
+        self.state: CameraState | None = None
 
     def start(self) -> None:
         if self.webhook:
@@ -85,15 +99,23 @@ class EventSink:
             await self.webhook.stop()
 
     def status(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"count": self.count, "last": self.last_event and {
+        out: dict[str, Any] = {"count": self.count, "analytics_count": self.analytics_count, "last": self.last_event and {
             k: self.last_event[k] for k in ("id", "time", "classes")}, "last_error": self.last_error}
         if self.webhook:
             out["webhook"] = self.webhook.status()
         return out
 
+    def update_analytics(self, snapshot: dict[str, Any]) -> None:
+        """The tracker's counts of this camera (``{"lines": ..., "zones": ...}``, see
+        ``edge.cameras.camera_state``) for Home Assistant; nothing without discovery."""
+        if self.state is not None:
+            self.state.update_analytics(snapshot)
+
     async def handle(self, image: np.ndarray, when: float, pred: Prediction, names: dict[int, str],
                      model_id: str, wanted: frozenset[int], now: float) -> dict[str, Any] | None:
         """Check one result; if it is an event, save and publish it and return its body."""
+        if self.state is not None:
+            self.state.update_prediction(pred, names)
         fired = self.detector.fire(pred, wanted, now)
         if not fired:
             return None
@@ -125,8 +147,51 @@ class EventSink:
                 self.mqtt.publish((self.camera.id, name), body, retain=True)
                 if jpeg is not None and self.mqtt_snapshots:
                     self.mqtt.publish((self.camera.id, name, "snapshot"), jpeg, retain=True)
+        if self.state is not None:
+            self.state.update_event(event)
         logger.info("camera %s: event %s (%s)", self.camera.id, event["id"], ", ".join(classes))
         return event
+
+    async def handle_analytics(self, image: np.ndarray, when: float, happened: list[dict[str, Any]],
+                               pred: Prediction, names: dict[int, str], model_id: str,
+                               counts: dict[str, Any]) -> list[dict[str, Any]]:
+        """Publish line and zone events (``CameraCounts.update``'s dicts) of one frame and the counts
+        after them; returns the full event bodies."""
+        if not happened:
+            return []
+        stamp = dt.datetime.fromtimestamp(when, dt.timezone.utc)
+        items = summarize(pred, names)
+        out = []
+        for n, what in enumerate(happened):
+            shape = what.get("line") or what.get("zone")
+            event: dict[str, Any] = {
+                "id": f"{self.camera.id}-{stem_for(when, '')}-{n}", "camera": self.camera.id, "model": model_id,
+                "time": when, "time_iso": stamp.isoformat(), **what,
+                "frame": {"width": image.shape[1], "height": image.shape[0]},
+                "data": [i for i in items if i.get("track_id") == what["track_id"]], "snapshot": None,
+            }
+            if self.store:
+                tag = f"{what['type']}_{shape}_{what['class']}"
+                try:
+                    _, event["snapshot"] = await asyncio.get_running_loop().run_in_executor(
+                        self.executor, self._save, image, when, [tag], event, pred)
+                except EdgeError as exc:
+                    self.last_error = redact_text(str(exc))
+                    logger.warning("camera %s: %s", self.camera.id, self.last_error)
+            if self.webhook:
+                self.webhook.put(event)
+            if self.mqtt:
+                body = orjson.dumps(event, option=orjson.OPT_SERIALIZE_NUMPY)
+                self.mqtt.publish(("events",), body)
+                self.mqtt.publish((self.camera.id, "lines" if "line" in what else "zones", str(shape)), body)
+            logger.info("camera %s: %s %s %s (track %s)", self.camera.id, what["type"], shape, what["class"],
+                        what["track_id"])
+            out.append(event)
+        self.analytics_count += len(out)
+        if self.mqtt:
+            self.mqtt.publish((self.camera.id, "counts"), orjson.dumps(counts), retain=True)
+        self.update_analytics(counts)  # counts change only with these events: Home Assistant's state follows
+        return out
 
     def _save(self, image: np.ndarray, when: float, classes: list[str], event: dict[str, Any],
               pred: Prediction) -> tuple[bytes, dict[str, str] | None]:

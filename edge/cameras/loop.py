@@ -5,7 +5,8 @@ arrived in between were dropped there, never queued), looks the model up again (
 it between two frames), runs ``Predictor.predict_image`` and keeps the result in memory. Ticks
 follow ``fps``/``interval_s``; when inference is slower than that, the loop runs back to back.
 Predict requests in flight go first: a tick waits for them (bounded), so cameras use the time the
-API leaves free.
+API leaves free. A camera with ``track:`` runs each result through its tracker, lines and zones
+(``edge.analytics.camera_analytics``) before keeping it: ``latest`` then holds the tracked result.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from edge.analytics.camera_analytics import CameraAnalytics
 from edge.cameras.annotate import annotate
 from edge.cameras.events import EventSink
 from edge.cameras.snapshot_store import encode_jpeg
@@ -57,7 +59,8 @@ class Daemon(Protocol):
 
 @dataclass(frozen=True)
 class CameraResult:
-    """The latest inference of a camera; ``prediction`` is in ``frame.image`` pixels."""
+    """The latest inference of a camera; ``prediction`` (tracked when the camera tracks) is in
+    ``frame.image`` pixels."""
 
     frame: Frame
     prediction: Prediction
@@ -65,6 +68,7 @@ class CameraResult:
     model_id: str
     timings: Timings
     time: float  # epoch seconds when inference finished
+    shapes: tuple[tuple[str, list[tuple[float, float]], str], ...] = ()  # lines and zones to draw (annotate)
 
 
 class CameraLoop:
@@ -73,6 +77,7 @@ class CameraLoop:
         self.daemon = daemon
         self.source = source
         self.events = events
+        self.analytics = CameraAnalytics(config)
         self.latest: CameraResult | None = None
         self.frames_inferred = 0
         self.last_error: str | None = None
@@ -96,13 +101,16 @@ class CameraLoop:
         names = model.spec.names
         classes = resolve_classes(cfg.classes, names, f"{where}.classes") if cfg.classes is not None else None
         wanted = resolve_classes(cfg.events.classes, names, f"{where}.events.classes")
-        options = PredictOptions(size=cfg.size, confidence=cfg.confidence, iou=cfg.iou, classes=classes)
+        self.analytics.check(model.spec.task)
+        options = PredictOptions(size=cfg.size, confidence=cfg.detect_confidence, iou=cfg.iou, classes=classes)
         self._options = (model, options, wanted)
         return options, wanted
 
     def start(self) -> None:
         self.source.start()
         self.events.start()
+        if self.analytics.counts:  # counts restored from the counts file show in Home Assistant at once
+            self.events.update_analytics(self.analytics.snapshot())
         self._task = asyncio.create_task(self._run(), name=f"camera-{self.config.id}")
 
     async def stop(self, timeout: float = 10.0) -> None:
@@ -114,7 +122,11 @@ class CameraLoop:
                 self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         await self.events.stop()
-        await asyncio.get_running_loop().run_in_executor(None, self.source.stop)
+        ev = asyncio.get_running_loop()
+        snapshot = self.analytics.to_save(time.monotonic(), force=True)
+        if snapshot is not None:
+            await ev.run_in_executor(None, self.analytics.write, snapshot)
+        await ev.run_in_executor(None, self.source.stop)
 
     async def next_result(self, timeout: float) -> CameraResult | None:
         """Wait for a result newer than now (for streams); None on timeout."""
@@ -131,7 +143,7 @@ class CameraLoop:
         cached = self._jpeg_cache
         if cached is not None and cached[0] == result.frame.seq:
             return cached[1]
-        jpeg = encode_jpeg(annotate(result.frame.image, result.prediction, result.names), quality)
+        jpeg = encode_jpeg(annotate(result.frame.image, result.prediction, result.names, result.shapes), quality)
         self._jpeg_cache = (result.frame.seq, jpeg)
         return jpeg
 
@@ -185,7 +197,10 @@ class CameraLoop:
         except ConfigError as exc:  # a reload brought a model this camera does not fit
             raise BadRequest(str(exc)) from None
         pred, timings = await serving.predictor.predict_image(model, frame.image, options)
-        result = CameraResult(frame, pred, model.spec.names, model.spec.model_id, timings, time.time())
+        names = model.spec.names
+        pred, happened = self.analytics.step(pred, names, frame.time)  # under a millisecond (bench/tracking_bench.py)
+        result = CameraResult(frame, pred, names, model.spec.model_id, timings, time.time(),
+                              tuple(self.analytics.shapes()))
         self.latest = result
         self.frames_inferred += 1
         self.last_error = None
@@ -196,7 +211,13 @@ class CameraLoop:
             self._window = (now, self.frames_inferred)
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
-        await self.events.handle(frame.image, frame.time, pred, model.spec.names, model.spec.model_id, wanted, now)
+        await self.events.handle(frame.image, frame.time, pred, names, model.spec.model_id, wanted, now)
+        if happened:
+            await self.events.handle_analytics(frame.image, frame.time, happened, pred, names, model.spec.model_id,
+                                               self.analytics.snapshot())
+        snapshot = self.analytics.to_save(now)
+        if snapshot is not None:
+            asyncio.get_running_loop().run_in_executor(None, self.analytics.write, snapshot)
 
     async def _yield_to_requests(self, at_most: float) -> None:
         """Predict requests go first: while some are in flight, wait (``at_most`` s, so a camera is

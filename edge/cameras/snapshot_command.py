@@ -93,7 +93,7 @@ def run_snapshot(args: argparse.Namespace) -> int:
     model = engine.load(specs[model_id])
     names = model.spec.names
     classes = resolve_classes(cam.classes, names, f"cameras[{cam.id}].classes") if cam.classes else None
-    options = PredictOptions(size=min(cam.size, model.max_size), confidence=cam.confidence, iou=cam.iou,
+    options = PredictOptions(size=min(cam.size, model.max_size), confidence=cam.detect_confidence, iou=cam.iou,
                              classes=classes)
     with ThreadPoolExecutor(2, thread_name_prefix="snapshot") as executor:
         predictor = Predictor(executor, int(config.server.max_image_mpix * 1e6))

@@ -1,4 +1,4 @@
-"""The ``cameras:`` list and the ``mqtt:`` section of config.yaml, as frozen dataclasses.
+"""The ``cameras:`` list of config.yaml, as frozen dataclasses (the ``mqtt:`` section: ``edge.config.mqtt``).
 
 Each camera names a source, the MODEL_ID to run on it, how often to infer and what to do with
 results (events -> snapshots on disk, a webhook, MQTT). ``edge.config.settings`` reads these with the same
@@ -18,6 +18,8 @@ Example::
         events: {classes: [person, car], min_confidence: 0.5, cooldown_s: 30}
         snapshots: {dir: /var/lib/yolo-edge/snapshots, max_count: 500, max_age_days: 7}
         webhook: {url: http://10.0.0.2:8000/hook}
+        track: {tracker: bytetrack}                     # tracks, lines and zones: edge/config/analytics.py
+        lines: [{id: entrance, points: [[0.5, 0], [0.5, 1]]}]
 """
 
 from __future__ import annotations
@@ -26,12 +28,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edge.config.analytics import LineConfig, TrackConfig, ZoneConfig, check_shapes
 from edge.config.request_fields import FIELDS
 from edge.config.rules import rule as _rule
 from edge.errors import ConfigError
 
 CAMERA_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-TOPIC_SAFE = re.compile(r"^[^#+\x00]+$")
+TRACK_CONFIDENCE = 0.1  # Ultralytics' Model.track() default
 
 
 
@@ -69,25 +72,6 @@ class WebhookConfig:
 
 
 @dataclass(frozen=True)
-class MqttConfig:
-    """The broker events go to (MQTT 3.1.1). No ``host``: MQTT is off."""
-
-    host: str | None = None
-    port: int = _rule(1883, lambda v: 1 <= v <= 65535, "a port number 1-65535")
-    topic_prefix: str = _rule("yolo-edge", lambda v: bool(TOPIC_SAFE.match(v)) and not v.endswith("/"),
-                              "a topic without '+', '#' or a trailing '/'")
-    client_id: str = _rule("yolo-edge", lambda v: 1 <= len(v) <= 23, "1-23 characters")
-    username: str | None = None
-    # The password is read from this file, or from $CREDENTIALS_DIRECTORY/mqtt_password.
-    password_file: Path | None = None
-    keepalive_s: int = _rule(60, lambda v: 5 <= v <= 65535, "seconds, 5-65535")
-    qos: int = _rule(1, lambda v: v in (0, 1), "0 or 1")
-    queue_size: int = _rule(1000, lambda v: v >= 1, "an integer >= 1")
-    # Also publish the event frame (retained JPEG) on {prefix}/{camera}/{class}/snapshot.
-    snapshots: bool = True
-
-
-@dataclass(frozen=True)
 class CameraConfig:
     """One camera. ``source``: a V4L2 index (``0``) or device path, an rtsp:// or http(s):// stream,
     an MJPEG-over-HTTP URL (detected from its multipart/x-mixed-replace answer) or a video file
@@ -100,17 +84,32 @@ class CameraConfig:
     interval_s: float | None = _rule(None, lambda v: 0 < v <= 86400, "seconds between inferences, above 0")
     # As the predict request's fields (edge/config/request_fields.py), same ranges and defaults.
     size: int = _rule(FIELDS["size"].default, FIELDS["size"].contains, FIELDS["size"].expect)
-    confidence: float = _rule(FIELDS["confidence"].default, FIELDS["confidence"].contains, FIELDS["confidence"].expect)
+    # None: the predict default (0.25), or 0.1 when the camera tracks, as Ultralytics' model.track() (the
+    # tracker keeps tracks alive on low scores; only detections >= track.new_track_thresh start one).
+    confidence: float | None = _rule(None, FIELDS["confidence"].contains, FIELDS["confidence"].expect)
     iou: float = _rule(FIELDS["iou"].default, FIELDS["iou"].contains, FIELDS["iou"].expect)
     # Keep only these classes (names or indices); None keeps all.
     classes: list[str] | None = None
     events: EventsConfig = field(default_factory=EventsConfig)
     snapshots: SnapshotsConfig = field(default_factory=SnapshotsConfig)
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
-    mqtt: bool = True  # publish events to the global mqtt: broker when one is set
+    mqtt: bool = True  # publish events (and, with discovery, Home Assistant entities) to the mqtt: broker
     # A source that gives no frame for this long is reopened; reopening backs off up to reconnect_max_s.
     stall_timeout_s: float = _rule(10.0, lambda v: 0.5 <= v <= 600, "seconds, 0.5-600")
     reconnect_max_s: float = _rule(10.0, lambda v: 0.1 <= v <= 3600, "seconds, 0.1-3600")
+    # Tracking, counting lines and zones (edge/config/analytics.py); absent: none.
+    track: TrackConfig | None = None
+    lines: list[LineConfig] = _rule([])
+    zones: list[ZoneConfig] = _rule([])
+    # Line and zone counts are saved here (JSON, atomically, every few seconds) and read back at start.
+    counts_file: Path | None = None
+
+    @property
+    def detect_confidence(self) -> float:
+        """The confidence threshold the camera's model runs at."""
+        if self.confidence is not None:
+            return self.confidence
+        return TRACK_CONFIDENCE if self.track is not None else float(FIELDS["confidence"].default)
 
     @property
     def period_s(self) -> float:
@@ -126,6 +125,7 @@ class CameraConfig:
                 raise ConfigError(f"{where}.{name}: missing; every camera needs an id, a source and a model")
         if self.fps is not None and self.interval_s is not None:
             raise ConfigError(f"{where}: give fps or interval_s, not both")
+        check_shapes(self.lines, self.zones, self.track, where)
 
 
 def check_camera_ids(cameras: list[CameraConfig], where: str) -> None:

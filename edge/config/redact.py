@@ -48,3 +48,12 @@ def redact_text(text: str) -> str:
         return redact_url(core) + url[len(core):]
 
     return URL_IN_TEXT.sub(one, text)
+
+
+def redact_secrets(text: str, secrets: list[str | None]) -> str:
+    """``text`` through ``redact_text``, and every occurrence of a known secret (a broker password that
+    a library might quote) replaced by ``***``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, MASK)
+    return redact_text(text)

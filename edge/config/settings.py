@@ -16,7 +16,8 @@ from typing import Any
 
 import yaml
 
-from edge.config.cameras import CameraConfig, MqttConfig, check_camera_ids
+from edge.config.cameras import CameraConfig, check_camera_ids
+from edge.config.mqtt import MqttConfig
 from edge.config.redact import redact_text
 from edge.config.rules import rule as _rule
 from edge.errors import ConfigError

@@ -3,6 +3,8 @@
 - ``GET /v1/cameras``: every camera and its state
 - ``GET /v1/cameras/{id}/latest``: the last result in the HUB format, with time and frame size
   (``?normalize=true``, ``?decimals=N`` as for predict)
+- ``GET /v1/cameras/{id}/counts``: per-class in/out counts of its lines, occupancy and dwell of its zones
+  (``CameraCounts.snapshot()``, ``edge.analytics.counts``), and the time of the frame they are at
 - ``GET /v1/cameras/{id}/snapshot.jpg``: the newest frame; ``?annotate=1``: the last inferred frame
   with its boxes, masks and keypoints drawn
 - ``GET /v1/cameras/{id}/stream.mjpg``: annotated frames as MJPEG, one per inference
@@ -84,6 +86,13 @@ async def latest(request: web.Request) -> web.Response:
         "speed": result.timings.as_speed(),
         "data": summarize(result.prediction, result.names, normalize, decimals),
     })
+
+
+async def counts(request: web.Request) -> web.Response:
+    loop = _hub(request).get(request.match_info["camera_id"])
+    latest = loop.latest
+    return json_response({"success": True, "camera": loop.config.id, "tracking": loop.config.track is not None,
+                          "time": latest.frame.time if latest else None, "data": loop.analytics.snapshot()})
 
 
 async def issue_token(request: web.Request) -> web.Response:
@@ -198,6 +207,7 @@ def add_camera_routes(app: web.Application) -> None:
     app.on_shutdown.append(_on_shutdown)
     app.router.add_get("/v1/cameras", list_cameras)
     app.router.add_get("/v1/cameras/{camera_id}/latest", latest)
+    app.router.add_get("/v1/cameras/{camera_id}/counts", counts)
     app.router.add_get("/v1/cameras/{camera_id}/snapshot.jpg", snapshot_jpg)
     app.router.add_get("/v1/cameras/{camera_id}/stream.mjpg", stream_mjpg)
     app.router.add_post("/v1/cameras/{camera_id}/token", issue_token)

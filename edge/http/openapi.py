@@ -48,6 +48,21 @@ SUMMARY_ITEM: Json = {
         "name": {"type": "string"}, "class": {"type": "integer"}, "confidence": {"type": "number"},
         "box": {"type": "object", "additionalProperties": {"type": "number"}},
         "segments": {"type": "object"}, "keypoints": {"type": "object"},
+        "track_id": {"type": "integer", "description": "The object's track (cameras with `track:`)"},
+    },
+}
+PER_CLASS = {"type": "object", "additionalProperties": {"type": "number"}, "description": "class name -> value"}
+COUNTS: Json = {
+    "type": "object", "required": ["lines", "zones"],
+    "description": "CameraCounts.snapshot(): per-class in/out counts of each line (Ultralytics' ObjectCounter), "
+                   "occupancy, longest current dwell (s) and entries of each zone (docs/cameras.md)",
+    "properties": {
+        "lines": {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": {
+            "type": "object", "required": ["in", "out"],
+            "properties": {"in": {"type": "integer"}, "out": {"type": "integer"}}}}},
+        "zones": {"type": "object", "additionalProperties": {
+            "type": "object", "required": ["occupancy", "dwell_s", "entered"],
+            "properties": {"occupancy": PER_CLASS, "dwell_s": PER_CLASS, "entered": PER_CLASS}}},
     },
 }
 HUB_ANSWER: Json = {
@@ -125,6 +140,16 @@ DOCUMENT: Json = {
                                "frame": {"type": "object"}, "speed": SPEED,
                                "data": {"type": "array", "items": SUMMARY_ITEM}}}}}},
                 **errors(HUB_ERROR, "400", "401", "404", "429", "503")},
+        }},
+        "/v1/cameras/{camera_id}/counts": {"get": {
+            "summary": "The camera's line counts and zone occupancy", "tags": ["cameras"], "security": KEYED,
+            "parameters": [path_param("camera_id", "A configured camera id")],
+            "responses": {"200": {"description": "The counts now", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["success", "camera", "data"],
+                "properties": {"success": {"const": True}, "camera": {"type": "string"},
+                               "time": {"type": ["number", "null"]}, "tracking": {"type": "boolean"},
+                               "data": COUNTS}}}}},
+                **errors(HUB_ERROR, "401", "404", "429", "503")},
         }},
         "/v1/cameras/{camera_id}/snapshot.jpg": {"get": {
             "summary": "The newest frame as JPEG; `annotate=1`: the last inferred frame with results drawn",

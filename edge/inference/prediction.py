@@ -20,6 +20,8 @@ class Prediction:
     - ``keypoints``: pose models only: (N, K, 3) float32 (x, y, confidence).
     - ``obb_corners``: OBB models only: (N, 4, 2) float32 corner points xy.
     - ``probs``: classify models only: (C,) float32 class probabilities; the other arrays are empty.
+    - ``track_ids``: (N,) int track ids when the camera tracks (``edge.analytics``); then
+      ``scores`` follow the tracker's order, not descending.
     - ``orig_shape``: (height, width) of the original image.
     """
 
@@ -31,6 +33,7 @@ class Prediction:
     keypoints: np.ndarray | None = None
     obb_corners: np.ndarray | None = None
     probs: np.ndarray | None = None
+    track_ids: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.scores)

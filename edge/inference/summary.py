@@ -1,7 +1,8 @@
 """``Prediction`` -> the items of Ultralytics' ``Results.summary()``, which the HUB API answers.
 
 Detect: ``{name, class, confidence, box {x1, y1, x2, y2}}``; segment adds ``segments {x, y}``;
-pose adds ``keypoints {x, y, visible}``; OBB boxes carry four corners ``x1..y4``; classify gives
+pose adds ``keypoints {x, y, visible}``; a tracked result adds ``track_id`` after ``box``; OBB boxes
+carry four corners ``x1..y4``; classify gives
 ``{name, class, confidence}`` for the top ``top_k`` classes. With ``normalize`` every coordinate is
 divided by the original width or height.
 """
@@ -31,6 +32,8 @@ def summarize(pred: Prediction, names: dict[int, str], normalize: bool = False, 
             box[f"x{j + 1}"] = x
             box[f"y{j + 1}"] = y
         item: dict[str, Any] = {"name": names.get(cls, str(cls)), "class": cls, "confidence": scores[i], "box": box}
+        if pred.track_ids is not None:  # Ultralytics' summary() puts it right after the box
+            item["track_id"] = int(pred.track_ids[i])
         if pred.polygons is not None:
             poly = pred.polygons[i].astype(np.float64) / scale if len(pred.polygons[i]) else np.zeros((0, 2))
             item["segments"] = {"x": np.round(poly[:, 0], decimals).tolist(),

@@ -55,3 +55,20 @@ def test_annotate(kind: str) -> None:
         assert out[:60, :150].any()
     if kind == "empty":
         assert not out.any()
+
+
+def test_tracks_lines_and_zones() -> None:
+    """A tracked box is labelled ``id:N name conf`` (a wider label than the untracked one); a line and a
+    zone are drawn where their points say, in pixels."""
+    img = blank()
+    p = Prediction(orig_shape=(200, 300), boxes=np.array([[50, 60, 150, 160]], np.float32),
+                   scores=np.array([0.9], np.float32), classes=np.array([1]))
+    plain = annotate(img, p, NAMES)
+    p.track_ids = np.array([7])
+    tracked = annotate(img, p, NAMES)
+    label_row = 50  # inside the label band above the box
+    assert np.count_nonzero(tracked[label_row].any(-1)) > np.count_nonzero(plain[label_row].any(-1))
+    shapes = [("mid", [(250.0, 0.0), (250.0, 199.0)], "mid in 1 out 0"),
+              ("zone", [(10.0, 170.0), (40.0, 170.0), (40.0, 195.0), (10.0, 195.0)], "zone 0")]
+    drawn = annotate(img, Prediction(orig_shape=(200, 300)), NAMES, shapes)
+    assert changed(img, drawn, 100, 250) and changed(img, drawn, 195, 25) and not changed(img, drawn, 100, 150)

@@ -80,7 +80,8 @@ def make_config(tmp: Path, models_dir: Path, cameras: list[dict[str, Any]], mqtt
     raw: dict[str, Any] = {"models": {"dir": str(models_dir), "cache_dir": str(models_dir.parent / "ov-cache")},
                            "cameras": cameras}
     if mqtt_port:
-        raw["mqtt"] = {"host": "127.0.0.1", "port": mqtt_port, "topic_prefix": "edge"}
+        raw["mqtt"] = {"host": "127.0.0.1", "port": mqtt_port, "topic_prefix": "edge",
+                       "homeassistant": {"discovery": True}}
     return config_from_dict(raw, source=tmp / "config.yaml")
 
 
@@ -134,6 +135,15 @@ async def test_cameras_end_to_end(aiohttp_client: Any, tmp_path: Path, models_di
         assert any(line.split()[0] == str(PERSON) for line in label_lines)
         await await_for(lambda: "edge/vid/person" in sub.topics(), 20, "no MQTT message on edge/vid/person")
         assert "edge/events" in sub.topics() and not any(t.startswith("edge/mj/") for t in sub.topics())
+        # Home Assistant discovery (edge/vid/state and retained configs of the vid camera only)
+        await await_for(lambda: any(json.loads(p)["detections"]["person"] >= 1 for p in sub.payloads("edge/vid/state")),
+                        20, "no state with a person")
+        ha = Subscriber(broker.port, "homeassistant/#")
+        await await_for(lambda: len(ha.messages) >= 5, 10, "no retained discovery configs")
+        found = {t.split("/")[3] for t, _, retained in ha.messages if retained}
+        assert found == {"vid_last_event", "vid_person_count", "vid_person_detected", "vid_giraffe_count",
+                         "vid_giraffe_detected"}
+        ha.stop()
 
         # the API
         cams = (await (await client.get("/v1/cameras", headers=HEADERS)).json())["data"]

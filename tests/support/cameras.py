@@ -131,21 +131,55 @@ def jpeg_frames(images: list[Path], size: tuple[int, int] = (640, 480)) -> list[
 
 
 class Mosquitto:
-    """A real mosquitto broker on a free loopback port, anonymous, no persistence."""
+    """A real mosquitto broker on a free loopback port, no persistence. Anonymous and plain by default;
+    with ``pki`` a TLS listener that wants a client certificate signed by ``pki.ca``; with ``users``
+    (name -> password) a password file (mosquitto_passwd) and no anonymous access."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, pki: Any = None, users: dict[str, str] | None = None) -> None:
         exe = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
         if exe is None:
             message = "mosquitto is not installed (apt-get install mosquitto mosquitto-clients)"
             if os.environ.get("CI"):
                 pytest.fail(message)
             pytest.skip(message)
+        self.exe, self.tmp = exe, tmp
         self.port = free_port()
-        conf = tmp / "mosquitto.conf"
-        conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-        self.log = open(tmp / "mosquitto.log", "wb")
-        self.proc = subprocess.Popen([exe, "-c", str(conf)], stdout=self.log, stderr=subprocess.STDOUT)
+        lines = [f"listener {self.port} 127.0.0.1", "persistence false"]
+        if os.geteuid() == 0:  # else mosquitto drops to its own user, who cannot read tmp_path
+            lines.append("user root")
+        if pki is not None:
+            lines += [f"cafile {pki.ca}", f"certfile {pki.server_cert}", f"keyfile {pki.server_key}",
+                      "require_certificate true"]
+        if users:
+            passwd = tmp / "mosquitto.passwd"
+            passwd.write_text("")
+            for name, password in users.items():
+                subprocess.run([shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd", "-b",
+                                str(passwd), name, password], check=True, capture_output=True)
+            lines += ["allow_anonymous false", f"password_file {passwd}"]
+        else:
+            lines.append("allow_anonymous true")
+        self.conf = tmp / "mosquitto.conf"
+        self.conf.write_text("\n".join(lines) + "\n")
+        self.log_path = tmp / "mosquitto.log"
+        self.log = open(self.log_path, "ab")
+        self._start()
+
+    def _start(self) -> None:
+        self.proc = subprocess.Popen([self.exe, "-c", str(self.conf)], stdout=self.log, stderr=subprocess.STDOUT)
         wait_for(lambda: _can_connect(self.port), 10, "mosquitto did not start listening")
+
+    def restart(self, down_s: float = 0.0) -> None:
+        """Stop the broker (clients see the connection drop), wait ``down_s``, start it on the same port."""
+        self.proc.terminate()
+        self.proc.wait(10)
+        time.sleep(down_s)
+        self._start()
+
+    def log_text(self) -> str:
+        if not self.log.closed:
+            self.log.flush()
+        return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -164,17 +198,26 @@ def _can_connect(port: int) -> bool:
 class Subscriber:
     """paho-mqtt subscriber collecting (topic, payload, retain) on ``topics``."""
 
-    def __init__(self, port: int, topics: str = "#") -> None:
+    def __init__(self, port: int, topics: str = "#", pki: Any = None, auth: tuple[str, str] | None = None) -> None:
         paho = pytest.importorskip("paho.mqtt.client")
         self.messages: list[tuple[str, bytes, bool]] = []
         self.client = paho.Client(paho.CallbackAPIVersion.VERSION2)
         self.client.on_message = lambda c, u, m: self.messages.append((m.topic, m.payload, bool(m.retain)))
+        self.subscribed = threading.Event()
+        self.client.on_subscribe = lambda *args: self.subscribed.set()
+        if pki is not None:
+            self.client.tls_set(ca_certs=str(pki.ca), certfile=str(pki.client_cert), keyfile=str(pki.client_key))
+        if auth is not None:
+            self.client.username_pw_set(*auth)
         self.client.connect("127.0.0.1", port)
         self.client.subscribe(topics, qos=1)
         self.client.loop_start()
 
     def topics(self) -> list[str]:
         return [t for t, _, _ in self.messages]
+
+    def payloads(self, topic: str) -> list[bytes]:
+        return [p for t, p, _ in self.messages if t == topic]
 
     def stop(self) -> None:
         self.client.loop_stop()

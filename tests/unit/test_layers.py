@@ -2,7 +2,7 @@
 reach torch, ultralytics or the workstation's ``conversion`` package (the device has none of them).
 
 Layers, top to bottom: ``cli`` → ``http`` → ``service`` | ``cameras`` (siblings: neither imports the
-other) → ``inference`` → ``config`` → ``errors`` (and the package's own ``__init__``). Every import
+other) → ``analytics`` → ``inference`` → ``config`` → ``errors`` (and the package's own ``__init__``). Every import
 counts, including those inside functions.
 """
 
@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 EDGE = Path(__file__).resolve().parents[2] / "edge"
-RANK = {"cli": 5, "__main__": 5, "http": 4, "service": 3, "cameras": 3, "inference": 2, "config": 1,
-        "errors": 0, "": 0}
+RANK = {"cli": 6, "__main__": 6, "http": 5, "service": 4, "cameras": 4, "analytics": 3, "inference": 2,
+        "config": 1, "errors": 0, "": 0}
 FORBIDDEN = ("torch", "torchvision", "ultralytics", "conversion", "nncf")
 
 
@@ -115,11 +115,12 @@ def test_edge_root_holds_only_the_entry_points() -> None:
     ({"http/a.py": "from edge.http import b\n", "http/b.py": "from edge.http import a\n"}, "import cycle"),
     ({"inference/x.py": "import torch\n"}, "the device has no torch"),
     ({"cameras/y.py": "from conversion.pipeline import run\n"}, "the device has no conversion"),
+    ({"analytics/t.py": "from edge.cameras.loop import CameraLoop\n"}, "analytics may not import cameras"),
     ({"http/ok.py": "from edge.service.state import Serving\nfrom edge.errors import EdgeError\n"}, None),
 ])
 def test_the_check_catches_what_it_should(tmp_path: Path, files: dict[str, str], expected: str | None) -> None:
     root = tmp_path / "edge"
-    for folder in ("http", "service", "cameras", "inference", "config"):
+    for folder in ("http", "service", "cameras", "analytics", "inference", "config"):
         (root / folder).mkdir(parents=True)
         (root / folder / "__init__.py").write_text("")
     (root / "__init__.py").write_text("")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge.config.redact import redact_text, redact_url
+from edge.config.redact import redact_secrets, redact_text, redact_url
 
 
 @pytest.mark.parametrize("url,shown", [
@@ -36,3 +36,11 @@ def test_webhook_path_is_masked_whole() -> None:
 ])
 def test_redact_text(text: str, shown: str) -> None:
     assert redact_text(text) == shown
+
+
+@pytest.mark.parametrize("text,secrets,shown", [
+    ("login failed for pw 's3cret!' at mqtts://u:s3cret!@b:8883", ["s3cret!"], "login failed for pw '***' at mqtts://***@b:8883"),
+    ("nothing secret", [None, ""], "nothing secret"),
+])
+def test_redact_secrets(text: str, secrets: list[str | None], shown: str) -> None:
+    assert redact_secrets(text, secrets) == shown
