@@ -3,6 +3,8 @@
 #   make test    the whole test suite
 # and one for the workstation side:
 #   make convert-setup   the conversion tool (yolo-edge-convert: torch, Ultralytics, NNCF) in .venv-convert
+# and the container image (docs/container.md):
+#   make image           yolo-edge:latest (starts dockerd, makes the Debian 12 base image when absent)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -17,7 +19,7 @@ MODELS ?= models
 PIP := PYTHONWARNINGS=ignore $(BIN)/python -m pip -qq --disable-pip-version-check --no-input
 CPIP := PYTHONWARNINGS=ignore $(CBIN)/python -m pip -qq --disable-pip-version-check --no-input
 
-.PHONY: setup convert-setup test-setup default-model system-deps runtime-deps serve test clean
+.PHONY: setup convert-setup test-setup default-model system-deps runtime-deps serve test clean image
 
 # The runtime only: what systemd/install.sh puts on the device (no torch, no Ultralytics).
 setup: $(VENV)/.runtime
@@ -67,6 +69,10 @@ serve: runtime-deps setup default-model
 
 test: system-deps test-setup
 	YOLO_OFFLINE=1 $(CBIN)/python -m pytest -ra
+
+IMAGE ?= yolo-edge:latest
+image:
+	bash packaging/build_image.sh $(IMAGE)
 
 clean:
 	rm -rf $(VENV) $(CONVERT_VENV) build var .pytest_cache

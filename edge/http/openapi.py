@@ -202,7 +202,10 @@ DOCUMENT: Json = {
             "summary": "Readiness: models compiled, accepting predictions", "tags": ["ops"],
             "responses": {code: {"description": text, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["ready", "models"],
-                "properties": {"ready": {"type": "boolean"}, "models": {"type": "array", "items": {"type": "string"}}}}}}}
+                "properties": {"ready": {"type": "boolean"}, "models": {"type": "array", "items": {"type": "string"}},
+                               # with a key: models.device and the OpenVINO devices seen (name -> full name)
+                               "device": {"type": "string"},
+                               "devices": {"type": "object", "additionalProperties": {"type": "string"}}}}}}}
                 for code, text in (("200", "Ready"), ("503", "Starting, reloading or stopping"))},
         }},
         "/metrics": {"get": {

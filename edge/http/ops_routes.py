@@ -1,7 +1,8 @@
 """What an operator or a supervisor asks: ``GET /healthz`` (the process answers) and ``GET /readyz``
 (every model compiled and warmed). Without a valid API key ``/readyz`` says ready or not and counts
-only (anyone on the LAN may ask); with one it adds the model ids and the detail other parts add,
-such as camera state (camera errors name hosts, even redacted)."""
+only (anyone on the LAN may ask); with one it adds the model ids, the configured device and the
+OpenVINO devices this process sees, and the detail other parts add, such as camera state (camera
+errors name hosts, even redacted)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ async def readyz(request: web.Request) -> web.Response:
         return json_response({"ready": state.ready, "models": len(models),
                               "cameras": len(state.boot_config.cameras)}, status)
     body: dict[str, Any] = {"ready": state.ready, "models": models}
+    if state.started:  # the configured device and what OpenVINO sees (name -> full name)
+        body["device"] = state.serving.config.models.device
+        body["devices"] = state.serving.engine.visible
     for detail in request.app[READY_DETAIL]:
         body.update(detail())
     return json_response(body, status)

@@ -27,6 +27,13 @@ import openvino as ov
 from edge.config.settings import ModelsConfig
 from edge.errors import DeviceError, ModelError
 from edge.inference.compile_options import compile_properties, static_per_shape
+from edge.inference.devices import (
+    device_nodes,
+    in_container,
+    process_groups,
+    visible_devices,
+    why_not_visible,
+)
 from edge.inference.infer_pool import InferPool, T
 from edge.inference.letterbox import minimal_canvas
 from edge.inference.repository import ModelSpec
@@ -133,10 +140,15 @@ class Engine:
         self.cpu_precision = cpu_precision
         self.shapes = shapes
         self._lock = threading.Lock()
+        # Which devices this process sees (name -> full name): logged at start, on /readyz.
+        self.visible = visible_devices(self.core)
+        logger.info("OpenVINO %s sees %s", ov.get_version(),
+                    ", ".join(f"{name} ({full})" for name, full in self.visible.items()) or "no device")
         wanted = device.split(":")[0]
         if wanted not in ("AUTO", "MULTI", "HETERO") and not self._present(device):
-            available = self.core.available_devices
-            raise DeviceError(f"device {device!r} is not present; available: {', '.join(available) or 'none'}")
+            plugin = wanted.split(".")[0]
+            raise DeviceError(why_not_visible(device, self.visible, device_nodes(plugin), process_groups(),
+                                              in_container()))
         if cache_dir is not None:
             cache_dir.mkdir(parents=True, exist_ok=True)
             self.core.set_property({"CACHE_DIR": str(cache_dir)})

@@ -94,7 +94,8 @@ def load_keyring(auth: AuthConfig, environ: dict[str, str] | None = None) -> Key
     digests = read_key_sources(auth.api_keys_file, CREDENTIAL_NAME, "auth.api_keys_file", environ)
     if not digests:
         raise ConfigError("auth.enabled is true but no API key was found: put one key per line in the file named "
-                          "by auth.api_keys_file (or the systemd credential 'api_keys'), or set auth.enabled: false "
+                          "by auth.api_keys_file (or the credential 'api_keys': systemd's LoadCredential=, or the image's "
+                          "Docker secret /run/secrets/api_keys), or set auth.enabled: false "
                           "on a trusted network")
     return KeyRing(digests)
 

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import openvino as ov
 import pytest
 import requests
 
@@ -58,6 +59,13 @@ def test_models_health_ready(detect_daemon: Daemon) -> None:
     assert v8["task"] == "detect" and v8["precision"] == "int8" and v8["device"] == "CPU"
     assert v8["imgsz"] == [640, 640] and v8["classes"]["0"] == "person" and len(v8["classes"]) == 80
     assert requests.get(base + "/v1/models").status_code == 401
+    # with a key, /readyz names the configured device and what OpenVINO sees: what OpenVINO itself lists
+    detail = requests.get(base + "/readyz", headers=key).json()
+    core = ov.Core()
+    assert detail["device"] == "CPU"
+    assert set(detail["devices"]) == set(core.available_devices), detail
+    assert detail["devices"]["CPU"] == core.get_property("CPU", "FULL_DEVICE_NAME")
+    assert "devices" not in ready.json()  # without a key: ready and counts only
 
 
 def _good(daemon: Daemon) -> None:

@@ -106,6 +106,16 @@ class Load:
             if self.stop_on_refusal and outcome != 200:
                 return
 
+    def wait_all_in_flight(self, min_age: float = 0.03, timeout: float = 10) -> None:
+        """Until every client has a request that has been in the daemon for ``min_age`` s (at most ``timeout``)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            now = time.monotonic()
+            starts = list(self.current.values())
+            if len(starts) == self.clients and all(s is not None and now - s > min_age for s in starts):
+                return
+            time.sleep(0.002)
+
     def join(self) -> None:
         self.stop_event.set()
         for t in self.threads:
@@ -306,14 +316,7 @@ def test_sigterm_under_load_completes_every_accepted_request(
         notify.wait_for("READY=1")
         load.start()
         time.sleep(2.0)
-        # Stop while every client has a request that has been in the daemon for a while.
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            now = time.monotonic()
-            starts = list(load.current.values())
-            if len(starts) == load.clients and all(s is not None and now - s > 0.03 for s in starts):
-                break
-            time.sleep(0.002)
+        load.wait_all_in_flight()  # stop while every client has a request in the daemon
         t_term = time.monotonic()
         daemon.process.send_signal(signal.SIGTERM)
         rc = daemon.process.wait(30)
