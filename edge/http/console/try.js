@@ -124,13 +124,16 @@ async function predict() {
     $("json").textContent = JSON.stringify(answer, null, 2);
     const image = url ? null : await loadImage(picked);
     drawAnswer($("canvas"), image, answer.data, url ? extent(answer.data) : undefined);
-    status(`${answer.data.length} result(s) in ${took} ms`, false, "done");
+    status(`${answer.data.length} result(s) in ${took} ms` + (url ? ". The device fetched the image; this page shows "
+      + "images from this device only (its Content-Security-Policy), so the results are drawn on a blank frame." : ""),
+    false, "done");
   } catch (err) {
     status(err.message, true);
   }
 }
 
-// For a URL the browser may not load (CSP: images only from this device): a canvas that holds the boxes.
+// For a URL the browser does not load (CSP: images only from this device; widening img-src would let any
+// page the user pastes make the browser call other hosts): a blank canvas that holds the boxes.
 function extent(items) {
   let w = 640, h = 480;
   for (const { box } of items) {
