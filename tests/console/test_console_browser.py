@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.console.conftest import CAMERA, HOSTILE, Console
+from tests.console.conftest import HOSTILE, Console, served
 from tests.support.shared_data import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.shared_data]
@@ -88,7 +88,7 @@ def test_sign_in_keeps_the_key_for_the_session(console: Console) -> None:
     console.sign_in(console.daemon.api_key)
     page.wait_for_selector("#model option", state="attached")
     options = page.eval_on_selector_all("#model option", "os => os.map(o => o.value)")
-    assert sorted(options) == ["hostile", "yolo11n-seg", "yolov8n", "yolov8n-pose"]
+    assert sorted(options) == served(console.daemon)
     assert page.input_value("#model") == options[0]  # the first one preselected
     page.reload()  # the same tab: no second sign-in
     page.wait_for_selector("#model option", state="attached")
@@ -184,27 +184,3 @@ def test_predict_without_an_image_says_so(console: Console) -> None:
     console.page.click("#predict")
     console.page.wait_for_selector("#predict-status[data-state=error]")
     assert "Choose an image" in (console.page.text_content("#predict-status") or "")
-
-
-def test_service_tab_shows_readiness_and_live_camera(console: Console) -> None:
-    page = console.page
-    console.sign_in(console.daemon.api_key)
-    page.wait_for_selector("#model option", state="attached")
-    page.click("[data-tab=service]")
-    page.wait_for_selector("#ready:not(:empty)")
-    ready = json.loads(page.text_content("#ready") or "")
-    assert ready["ready"] is True and sorted(ready["models"]) == ["hostile", "yolo11n-seg", "yolov8n", "yolov8n-pose"]
-    img = page.locator(f"#cameras img[data-camera='{CAMERA}']")
-    img.wait_for(state="attached")
-    deadline = time.monotonic() + 60
-    size = 0
-    while time.monotonic() < deadline and not size:  # frames arrive: the <img> decoded the MJPEG stream
-        size = page.evaluate("(img) => img.naturalWidth", img.element_handle())
-        time.sleep(0.2)
-    assert size == 320, f"no frame shown; console: {console.messages}"
-    src = img.get_attribute("src") or ""
-    assert src.startswith(f"/v1/cameras/{CAMERA}/stream.mjpg?token=") and console.daemon.api_key not in src
-    assert f"id: {CAMERA}" in (page.text_content("#cameras figcaption") or "")
-    assert console.csp_violations() == []
-    page.click("[data-tab=try]")  # leaving the page closes the stream
-    assert img.get_attribute("src") is None
