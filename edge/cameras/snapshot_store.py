@@ -87,16 +87,19 @@ class SnapshotStore:
         return sorted(p.stem for p in self.folder.glob("*.jpg") if not p.name.startswith("."))
 
     def recent(self, limit: int) -> list[dict[str, Any]]:
-        """Blocking: the bodies (``.json``) of the newest ``limit`` complete events, newest first; an
+        """Blocking: the bodies (``.json``) of the newest ``limit`` complete events, newest first, with
+        ``snapshot``: the paths of their files (the body was written before they were known); an
         unreadable one is skipped (retention may delete it between the listing and the read)."""
         out = []
         for stem in reversed(self.events()):
             if len(out) >= limit:
                 break
+            paths = {ext: self.folder / f"{stem}.{ext}" for ext in ("jpg", "json", "txt")}
             try:
-                out.append(orjson.loads((self.folder / f"{stem}.json").read_bytes()))
+                body = orjson.loads(paths["json"].read_bytes())
             except (OSError, orjson.JSONDecodeError):
                 continue
+            out.append({**body, "snapshot": {ext: str(p) for ext, p in paths.items() if p.exists()}})
         return out
 
     def image_of(self, stamp: str) -> Path | None:

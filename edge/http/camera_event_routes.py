@@ -33,7 +33,7 @@ def _limit(request: web.Request) -> int:
     except ValueError:
         limit = 0
     if not 1 <= limit <= MAX_LIMIT:
-        raise errors.BadRequest(f"limit: {shown(raw)!r} is not a whole number from 1 to {MAX_LIMIT}")
+        raise errors.BadRequest(f"limit: {shown(raw)} is not a whole number from 1 to {MAX_LIMIT}")
     return limit
 
 
@@ -53,12 +53,12 @@ async def event_jpg(request: web.Request) -> web.Response:
     event_id = request.match_info["event_id"]
     path = loop.events.image_of(event_id)
     if path is None:
-        raise errors.CameraNotFound(f"camera {loop.config.id!r} has no saved frame for event {shown(event_id)!r}"
+        raise errors.CameraNotFound(f"camera {loop.config.id!r} has no saved frame for event {shown(event_id)}"
                                     + ("" if loop.events.store else " (it keeps no snapshots: snapshots.dir)"))
     try:
         body = await asyncio.get_running_loop().run_in_executor(None, path.read_bytes)
     except OSError:  # retention deleted it since the listing
-        raise errors.CameraNotFound(f"event {shown(event_id)!r} of camera {loop.config.id!r} was deleted") from None
+        raise errors.CameraNotFound(f"event {shown(event_id)} of camera {loop.config.id!r} was deleted") from None
     return web.Response(body=body, content_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
 

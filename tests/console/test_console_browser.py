@@ -52,10 +52,11 @@ CHANGED = """async (items) => {
 }"""
 
 
-def api_answer(console: Console, model: str) -> dict[str, Any]:
+def api_answer(console: Console, model: str, size: int = 640) -> dict[str, Any]:
+    """The HUB API's answer on bus.jpg with the console's default fields (``size``: the model's own)."""
     with BUS.open("rb") as f:
         r = requests.post(f"{console.daemon.base_url}/v1/predict/{model}", headers={"x-api-key": console.daemon.api_key},
-                          data=FIELDS, files={"image": ("bus.jpg", f, "image/jpeg")}, timeout=60)
+                          data={**FIELDS, "size": str(size)}, files={"image": ("bus.jpg", f, "image/jpeg")}, timeout=60)
     r.raise_for_status()
     return r.json()  # type: ignore[no-any-return]
 

@@ -8,6 +8,7 @@ the report.json that yolo-edge-convert wrote. Charts are checked by their pixels
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from pathlib import Path
@@ -85,8 +86,9 @@ def test_cameras_page(console: Console) -> None:
         answer = get(console.daemon, f"/v1/cameras/{CAMERA}/latest?decimals=1")
         return (rows, answer) if shown_time and float(shown_time) == answer["frame_time"] else None
     rows, answer = wait_until(same_frame, 60, "the page never showed the frame the API answers")
-    expected = [[d["name"], f"{d['confidence']:.2f}", f"{round(d['box']['x1'])},{round(d['box']['y1'])} "
-                 f"{round(d['box']['x2'])},{round(d['box']['y2'])}"] for d in answer["data"]]
+    px = lambda v: str(math.floor(v + 0.5))  # noqa: E731 (JavaScript's Math.round, not Python's to-even)
+    expected = [[d["name"], f"{d['confidence']:.2f}", f"{px(d['box']['x1'])},{px(d['box']['y1'])} "
+                 f"{px(d['box']['x2'])},{px(d['box']['y2'])}"] for d in answer["data"]]
     assert rows == expected and len(rows) >= 1
 
     # recent events: the API's newest, each with its saved frame loaded through a token

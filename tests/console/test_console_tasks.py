@@ -49,7 +49,8 @@ def needs(console: Console, model_id: str) -> None:
 def test_classify_draws_top_k_bars(console: Console) -> None:
     needs(console, "classify")
     shown = predict_in_browser(console, "classify")
-    assert shown == api_answer(console, "classify") and len(shown["data"]) >= 2
+    assert console.page.input_value("#size") == "96"  # the slider follows the model's own size
+    assert shown == api_answer(console, "classify", size=96) and len(shown["data"]) >= 2
     width, height = console.page.evaluate(
         "() => [document.getElementById('canvas').width, document.getElementById('canvas').height]")
     scale = max(1, max(width, height) / 800)  # bars: at (8, 8 + i * 26) in 800-px units, 360 long at 100 %
@@ -75,15 +76,19 @@ def corners(item: dict[str, Any]) -> list[tuple[float, float]]:
 def test_obb_draws_rotated_boxes(console: Console) -> None:
     needs(console, "obb")
     shown = predict_in_browser(console, "obb")
-    assert shown == api_answer(console, "obb") and len(shown["data"]) >= 1
+    assert shown == api_answer(console, "obb", size=160) and len(shown["data"]) >= 1
     items = shown["data"][:40]
     rotated = [it for it in items if len({round(x) for x, _ in corners(it)}) > 2]
     assert rotated, "no rotated box in the answer: nothing to check the drawing with"
+    width, height = console.page.evaluate(
+        "() => [document.getElementById('canvas').width, document.getElementById('canvas').height]")
     points = []
-    for it in rotated:
+    for it in rotated:  # random weights: some boxes reach past the image, where nothing can be drawn
         c = corners(it)
         for (x1, y1), (x2, y2) in zip(c, c[1:] + c[:1]):
-            points += [(x1 + (x2 - x1) * t, y1 + (y2 - y1) * t) for t in (0.3, 0.5, 0.7)]
+            points += [(x, y) for t in (0.3, 0.5, 0.7) for x, y in [(x1 + (x2 - x1) * t, y1 + (y2 - y1) * t)]
+                       if 3 <= x <= width - 4 and 3 <= y <= height - 4]
+    assert len(points) >= 6, rotated
     changed = console.page.evaluate(CHANGED_AT, points)
     missed = [p for p, n in zip(points, changed) if n == 0]
     assert not missed, f"{len(missed)} of {len(points)} points on the rotated edges were not drawn: {missed[:5]}"

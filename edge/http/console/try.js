@@ -6,6 +6,7 @@ import { drawAnswer } from "./draw.js";
 const $ = (id) => document.getElementById(id);
 const FIELDS = ["size", "confidence", "iou"];
 let picked = null; // the File to send, or null when the URL field is used
+let models = []; // GET /v1/models, for each model's size
 
 export function setupTry() {
   for (const name of FIELDS) {
@@ -25,6 +26,7 @@ export function setupTry() {
     if (file) choose(file);
   });
   $("predict-form").addEventListener("submit", (e) => { e.preventDefault(); predict(); });
+  $("model").addEventListener("change", fitSize);
   $("webcam").addEventListener("click", startWebcam);
   $("webcam-capture").addEventListener("click", capture);
   $("copy-curl").addEventListener("click", () => navigator.clipboard?.writeText($("curl").textContent));
@@ -77,11 +79,24 @@ function status(text, error = false, state = error ? "error" : "") {
 
 export async function loadModels() {
   const { data } = await api("/v1/models");
+  models = data;
   const select = $("model"), current = select.value;
   select.replaceChildren(...data.map((m) => new Option(`${m.id} (${m.task})`, m.id))); // text, never HTML
   // the choice is kept across a refresh (after an upload); else the first model
   select.value = data.some((m) => m.id === current) ? current : (data[0]?.id ?? "");
+  if (select.value !== current) fitSize();
   return data;
+}
+
+// The size slider follows the chosen model: its own input size, and at most what it can run
+// (a static export runs at its size or smaller; a dynamic one up to 1280).
+function fitSize() {
+  const m = models.find((x) => x.id === $("model").value);
+  if (!m || !m.imgsz) return;
+  const own = Math.max(...m.imgsz), size = $("size");
+  size.max = String(m.dynamic ? Math.max(1280, own) : own);
+  size.value = String(own);
+  $("size-out").value = size.value;
 }
 
 function fields() {
