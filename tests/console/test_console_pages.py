@@ -34,7 +34,7 @@ BAR_COLOURS = """(id) => {
   return bars.map(([x, y, w, h]) => ({rect: [x, y, w, h],
     rgb: Array.from(ctx.getImageData(x + Math.floor(w / 2), y + Math.floor(h / 2), 1, 1).data.slice(0, 3))}));
 }"""
-SERIES = [(0x0B, 0x6B, 0xCB), (0xF0, 0x8C, 0x00)]  # chart.js SERIES[0], [1]
+SERIES = [(0x0B, 0x6B, 0xCB), (0xF0, 0x8C, 0x00), (0x2F, 0x9E, 0x44), (0xC2, 0x25, 0x5C)]  # chart.js SERIES
 
 
 def signed_in(console: Console, tab: str) -> Any:
@@ -150,12 +150,15 @@ def test_service_page(console: Console) -> None:
     assert re.fullmatch(r"\d+ (s|min \d+ s|h \d+ min|d \d+ h)", about["Uptime"]), about["Uptime"]
     assert about["Cameras"] == f"{CAMERA}: connected"
 
-    # the stage chart: one bar per stage with a mean > 0, in the first series' colour (one model predicted)
+    # the stage chart: one bar per model and stage with a mean > 0, each in its model's colour, in order
     bars = page.evaluate(BAR_COLOURS, "stage-chart")
-    assert len(bars) == sum(1 for r in stages if float(r[3]) > 0) >= 3
     models = sorted({r[0] for r in stages})
-    for bar in bars:
-        assert tuple(bar["rgb"]) in SERIES[: len(models)], bar
+    drawn = [(st, m) for st in ("decode", "preprocess", "inference", "postprocess") for m in models
+             if any(r[:2] == [m, st] and float(r[3]) > 0 for r in stages)]
+    assert len(bars) == len(drawn) >= 3
+    for bar, (stage, model) in zip(bars, drawn):
+        if bar["rect"][3] >= 3:  # a bar tall enough to have a centre
+            assert tuple(bar["rgb"]) == SERIES[models.index(model) % len(SERIES)], (stage, model, bar)
     ready = json.loads(page.text_content("#ready") or "")
     assert ready["service"]["version"] == __version__
     assert console.csp_violations() == []
