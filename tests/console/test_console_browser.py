@@ -177,6 +177,11 @@ def test_usable_on_a_phone(console: Console) -> None:
     answer = page.locator(".result .side").bounding_box()
     assert canvas and answer and 300 < canvas["width"] <= 390  # the image takes the screen's width
     assert answer["y"] >= canvas["y"] + canvas["height"] - 1  # the JSON below it, not squeezed beside
+    for tab, shown_when in (("models", "#models-table tbody tr"), ("cameras-tab", "#cameras dl.state dt"),
+                            ("service", "#routes tbody tr")):  # the other pages fit the screen too
+        page.click(f"[data-tab={tab}]")
+        page.wait_for_selector(shown_when)
+        assert page.evaluate("() => document.scrollingElement.scrollWidth") <= 390, tab
 
 
 def test_predict_without_an_image_says_so(console: Console) -> None:
