@@ -2,8 +2,9 @@
 daemon's 401 message), predict on bus.jpg through the file input with each task's model, and check
 that the JSON shown is what the HUB API answers for the same request, that the canvas has drawn over
 every box (and masks, keypoints), that the time per stage is shown, that the curl command names the model URL and the fields, that a
-hostile class name stays text, that the camera view shows frames of a video-file camera through a
-token (never the key) in its URL, and that the browser logged no CSP violation."""
+hostile class name stays text, that every page fits a phone's width, and that the browser logged no
+CSP violation. The Cameras, Service and report pages: test_console_pages.py; classify and OBB drawings:
+test_console_tasks.py."""
 
 from __future__ import annotations
 
