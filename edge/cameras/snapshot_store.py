@@ -90,7 +90,7 @@ class SnapshotStore:
         """Blocking: the bodies (``.json``) of the newest ``limit`` complete events, newest first, with
         ``snapshot``: the paths of their files (the body was written before they were known); an
         unreadable one is skipped (retention may delete it between the listing and the read)."""
-        out = []
+        out: list[dict[str, Any]] = []
         for stem in reversed(self.events()):
             if len(out) >= limit:
                 break

@@ -52,8 +52,9 @@ def task_models(tmp: Path) -> dict[str, Path]:
     """TASK_MODELS as bundles with report.json; none without the conversion tool's packages (torch,
     ultralytics, nncf): the tests that need them then skip."""
     try:
-        from tests.support.conversion import convert, images_folder, yaml_checkpoint
         import nncf  # noqa: F401
+
+        from tests.support.conversion import convert, images_folder, yaml_checkpoint
     except ImportError:
         return {}
     images = images_folder(tmp / "images", 8)
@@ -62,7 +63,7 @@ def task_models(tmp: Path) -> dict[str, Path]:
         if "-cls" in cfg:
             cfg = str(few_classes(tmp, cfg, CLASSIFY_CLASSES))
         code = convert(yaml_checkpoint(tmp, cfg, spread=True), "--precision", precision, "--out", tmp / "bundles",
-                       "--id", model_id, "--data", images, "--imgsz", size, "--max-drop", "100",
+                       "--id", model_id, "--data", images, "--imgsz", str(size), "--max-drop", "100",
                        "--bench-seconds", "1", "--no-accuracy-control")
         assert code == 0, f"yolo-edge-convert {cfg} failed ({code})"
         out[model_id] = tmp / "bundles" / model_id

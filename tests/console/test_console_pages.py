@@ -11,7 +11,6 @@ import json
 import math
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -86,9 +85,11 @@ def test_cameras_page(console: Console) -> None:
         answer = get(console.daemon, f"/v1/cameras/{CAMERA}/latest?decimals=1")
         return (rows, answer) if shown_time and float(shown_time) == answer["frame_time"] else None
     rows, answer = wait_until(same_frame, 60, "the page never showed the frame the API answers")
-    px = lambda v: str(math.floor(v + 0.5))  # noqa: E731 (JavaScript's Math.round, not Python's to-even)
-    expected = [[d["name"], f"{d['confidence']:.2f}", f"{px(d['box']['x1'])},{px(d['box']['y1'])} "
-                 f"{px(d['box']['x2'])},{px(d['box']['y2'])}"] for d in answer["data"]]
+    def px(v: float) -> str:  # JavaScript's Math.round, not Python's round half to even
+        return str(math.floor(v + 0.5))
+    expected = [[d["name"], f"{d['confidence']:.2f}",
+                 f"{px(d['box']['x1'])},{px(d['box']['y1'])} {px(d['box']['x2'])},{px(d['box']['y2'])}"]
+                for d in answer["data"]]
     assert rows == expected and len(rows) >= 1
 
     # recent events: the API's newest, each with its saved frame loaded through a token
@@ -132,7 +133,7 @@ def test_service_page(console: Console) -> None:
     total_shown = float(page.get_attribute("#rate-chart", "data-total") or "nan")
     families = metric_families(console.daemon)  # after the page's read; nothing but its own polling in between
 
-    reference = {}
+    reference: dict[tuple[str, str], dict[str, float]] = {}
     for s in families["yolo_edge_stage_duration_seconds"].samples:
         key = (s.labels["model"], s.labels["stage"])
         reference.setdefault(key, {})[s.name.rsplit("_", 1)[1]] = s.value
