@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any
 
 import pytest
@@ -24,7 +25,6 @@ def events(daemon: Daemon, limit: int = 50) -> list[dict[str, Any]]:
                          headers={"x-api-key": daemon.api_key}, timeout=10)
         assert r.status_code == 200, r.text
         return r.json()["data"]  # type: ignore[no-any-return]
-    import time
     deadline = time.monotonic() + 60
     while not (found := listed()) and time.monotonic() < deadline:  # the first person event
         time.sleep(0.5)
