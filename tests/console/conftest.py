@@ -25,6 +25,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"
                  "--disable-component-update", "--disable-sync"]
 FAKE_WEBCAM = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]  # a test pattern, allowed
 CAMERA = "door"
+IMAGE_HOST = "127.0.0.2"  # another origin than the console's 127.0.0.1, as a camera's snapshot URL would be
 SHARED_MODELS = ["hostile", "yolo11n-seg", "yolov8n", "yolov8n-pose"]
 # Built by yolo-edge-convert (about 40 s on 2 cores): (model id, yaml, precision, size). The classify one is
 # INT8, so its report has accuracy and speed; OBB stays FP32 (its INT8 agreement check costs a minute).
@@ -96,7 +97,9 @@ def console_daemon(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) 
               "events": {"classes": ["person"], "min_confidence": 0.3, "cooldown_s": 2},
               "snapshots": {"dir": str(tmp / "snapshots"), "max_count": 20}}
     (tmp / "admin_keys").write_text(ADMIN_KEY + "\n")  # model management on (the Models page)
-    daemon = start_daemon(tmp, extra={"cameras": [camera], "auth": {"admin_keys_file": str(tmp / "admin_keys")}},
+    extra = {"cameras": [camera], "auth": {"admin_keys_file": str(tmp / "admin_keys")},
+             "url_fetch": {"allow": [IMAGE_HOST]}}  # the "image URL" field: a server on another loopback address
+    daemon = start_daemon(tmp, extra=extra,
                           models_dir=link_models(tmp, {
         "yolov8n": models / "yolov8n_int8_openvino_model",
         "yolo11n-seg": models / "yolo11n-seg_int8_openvino_model",

@@ -12,13 +12,14 @@ import json
 import os
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from tests.console.conftest import HOSTILE, Console, served
+from tests.console.conftest import HOSTILE, IMAGE_HOST, Console, served
 from tests.support.shared_data import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.shared_data]
@@ -191,3 +192,51 @@ def test_predict_without_an_image_says_so(console: Console) -> None:
     console.page.click("#predict")
     console.page.wait_for_selector("#predict-status[data-state=error]")
     assert "Choose an image" in (console.page.text_content("#predict-status") or "")
+
+
+@pytest.fixture(scope="module")
+def image_server() -> Iterator[str]:
+    """bus.jpg served over HTTP from IMAGE_HOST (another origin than the console's): the base URL."""
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(BUS.parent))
+    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer((IMAGE_HOST, 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://{IMAGE_HOST}:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_an_image_url_is_fetched_by_the_device_and_not_shown(console: Console, image_server: str) -> None:
+    """The device fetches the URL; the page, which loads images only from the device (CSP), draws the
+    boxes on a blank frame and says why, with no CSP violation and no element pointing at the URL."""
+    url = f"{image_server}/bus.jpg"
+    page = console.page
+    console.sign_in(console.daemon.api_key)
+    page.wait_for_selector("#model option[value='yolov8n']", state="attached")
+    page.select_option("#model", "yolov8n")
+    page.fill("#url", url)
+    page.click("#predict")
+    page.wait_for_selector("#predict-status[data-state=done]", timeout=60_000)
+    shown = json.loads(page.text_content("#json") or "")
+    r = requests.post(f"{console.daemon.base_url}/v1/predict/yolov8n", headers={"x-api-key": console.daemon.api_key},
+                      data={**FIELDS, "url": url}, timeout=60)
+    assert shown == r.json() and len(shown["data"]) >= 3
+    assert "blank frame" in (page.text_content("#predict-status") or "")
+    assert f'-F "url={url}"' in (page.text_content("#curl") or "")
+    # the boxes are drawn: the blank frame (#222) changed along each box's top edge
+    blank_changed = page.evaluate("""(items) => {
+      const ctx = document.getElementById("canvas").getContext("2d");
+      return items.map(({box}) => {
+        const d = ctx.getImageData(Math.round((box.x1 + box.x2) / 2), Math.max(0, Math.round(box.y1) - 1), 1, 3).data;
+        let n = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i] !== 0x22 || d[i + 1] !== 0x22 || d[i + 2] !== 0x22) n++;
+        return n;
+      });
+    }""", shown["data"])
+    assert all(n > 0 for n in blank_changed), blank_changed
+    assert page.locator(f"[src*='{IMAGE_HOST}']").count() == 0
+    assert console.csp_violations() == []
