@@ -159,7 +159,8 @@ def test_webcam_capture_is_predicted(console: Console) -> None:
         time.sleep(0.1)
     assert width > 0, console.messages
     page.click("#webcam-capture")
-    assert page.text_content("#file-name") == "webcam.jpg" and page.is_hidden("#webcam-view")
+    page.wait_for_selector("#file-name:text-is('webcam.jpg')")  # the JPEG is encoded asynchronously (toBlob)
+    assert page.is_hidden("#webcam-view")
     page.click("#predict")
     page.wait_for_selector("#predict-status[data-state=done]", timeout=60_000)
     assert json.loads(page.text_content("#json") or "")["success"] is True
