@@ -24,7 +24,9 @@ import asyncio
 import datetime as dt
 import logging
 import math
+from collections import deque
 from concurrent.futures import Executor
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,6 +44,8 @@ from edge.inference.prediction import Prediction
 from edge.inference.summary import summarize
 
 logger = logging.getLogger(__name__)
+
+RECENT = 50  # events kept in memory for a camera without a snapshot folder
 
 
 class EventDetector:
@@ -83,6 +87,7 @@ class EventSink:
         self.count = 0
         self.analytics_count = 0  # line and zone events
         self.last_event: dict[str, Any] | None = None
+        self._recent: deque[dict[str, Any]] = deque(maxlen=RECENT)
         self.last_error: str | None = None
         # Home Assistant's view of this camera (set by the hub when discovery is on): counts per
         # frame and the last event, published when they change.
@@ -111,6 +116,21 @@ class EventSink:
         if self.state is not None:
             self.state.update_analytics(snapshot)
 
+    def recent(self, limit: int) -> list[dict[str, Any]]:
+        """Blocking (reads the snapshot folder when there is one, so events outlive a restart): the
+        newest ``limit`` event bodies, newest first; ``snapshot`` is None when no JPEG was saved."""
+        if self.store is not None:
+            return [{k: v for k, v in body.items() if k not in ("success", "message")}
+                    for body in self.store.recent(limit)]
+        return list(self._recent)[::-1][:limit]
+
+    def image_of(self, event_id: str) -> Path | None:
+        """The saved JPEG of event ``event_id`` (``door-20261126-200351-123456``), or None."""
+        prefix = f"{self.camera.id}-"
+        if self.store is None or not event_id.startswith(prefix):
+            return None
+        return self.store.image_of(event_id[len(prefix):])
+
     async def handle(self, image: np.ndarray, when: float, pred: Prediction, names: dict[int, str],
                      model_id: str, wanted: frozenset[int], now: float) -> dict[str, Any] | None:
         """Check one result; if it is an event, save and publish it and return its body."""
@@ -138,6 +158,7 @@ class EventSink:
                 self.last_error = redact_text(str(exc))
                 logger.warning("camera %s: %s", self.camera.id, self.last_error)
         self.last_event = event
+        self._recent.append(event)
         if self.webhook:
             self.webhook.put(event)
         if self.mqtt:
@@ -178,6 +199,7 @@ class EventSink:
                 except EdgeError as exc:
                     self.last_error = redact_text(str(exc))
                     logger.warning("camera %s: %s", self.camera.id, self.last_error)
+            self._recent.append(event)
             if self.webhook:
                 self.webhook.put(event)
             if self.mqtt:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from edge.errors import CameraError
 logger = logging.getLogger(__name__)
 
 STAMP = "%Y%m%d-%H%M%S-%f"
+STAMP_RE = re.compile(r"\d{8}-\d{6}-\d{6}")  # what STAMP writes: an event id's tail, safe in a glob
 
 
 def stem_for(when: float, tag: str) -> str:
@@ -83,6 +85,29 @@ class SnapshotStore:
         if not self.folder.is_dir():
             return []
         return sorted(p.stem for p in self.folder.glob("*.jpg") if not p.name.startswith("."))
+
+    def recent(self, limit: int) -> list[dict[str, Any]]:
+        """Blocking: the bodies (``.json``) of the newest ``limit`` complete events, newest first, with
+        ``snapshot``: the paths of their files (the body was written before they were known); an
+        unreadable one is skipped (retention may delete it between the listing and the read)."""
+        out: list[dict[str, Any]] = []
+        for stem in reversed(self.events()):
+            if len(out) >= limit:
+                break
+            paths = {ext: self.folder / f"{stem}.{ext}" for ext in ("jpg", "json", "txt")}
+            try:
+                body = orjson.loads(paths["json"].read_bytes())
+            except (OSError, orjson.JSONDecodeError):
+                continue
+            out.append({**body, "snapshot": {ext: str(p) for ext, p in paths.items() if p.exists()}})
+        return out
+
+    def image_of(self, stamp: str) -> Path | None:
+        """The JPEG of the event at ``stamp`` (``20261126-200351-123456``), or None."""
+        if not STAMP_RE.fullmatch(stamp):
+            return None
+        found = sorted(self.folder.glob(f"{stamp}*.jpg")) if self.folder.is_dir() else []
+        return found[0] if found else None
 
     def prune(self, now: float | None = None) -> list[str]:
         """Delete events older than the age limit, then the oldest past the count; returns their stems."""

@@ -14,6 +14,7 @@ from aiohttp import web
 from edge.config.settings import Config
 from edge.http.allowed_hosts import allowed_hosts_middleware
 from edge.http.app_keys import LIMITER, STATE
+from edge.http.camera_event_routes import add_camera_event_routes
 from edge.http.camera_routes import add_camera_routes
 from edge.http.console_routes import add_console_routes
 from edge.http.deepstack_routes import add_deepstack_routes
@@ -68,6 +69,7 @@ def create_app(config: Config, keys: KeyRing | None = None) -> web.Application:
     add_deepstack_routes(app)
     add_doods_routes(app)
     add_camera_routes(app)  # after serving_ctx: the cameras start once the models are ready
+    add_camera_event_routes(app)
     add_zmq_detector(app)  # Frigate's zmq detector, when dialects.zmq_endpoint is set; also after serving_ctx
     app.router.add_get("/openapi.json", openapi_handler)
     add_console_routes(app)  # GET / and /console/*: the web page, no key needed to load it

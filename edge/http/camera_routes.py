@@ -46,7 +46,7 @@ BOUNDARY = "yoloedgeframe"
 STREAM_IDLE_S = 30.0  # a stream with no new result for this long ends (the client may reconnect)
 
 
-def _hub(request: web.Request, token_ok: bool = False) -> CameraHub:
+def hub_for(request: web.Request, token_ok: bool = False) -> CameraHub:
     """The running cameras, once the request's key (or, where ``token_ok``, its ``?token=``) is good."""
     token = request.query.get("token") if token_ok else None
     if token is None:
@@ -69,11 +69,11 @@ async def list_cameras(request: web.Request) -> web.Response:
     if not request.app[STATE].boot_config.cameras:
         require_key(request)
         return json_response({"success": True, "data": []})
-    return json_response({"success": True, "data": _hub(request).status()})
+    return json_response({"success": True, "data": hub_for(request).status()})
 
 
 async def latest(request: web.Request) -> web.Response:
-    loop = _hub(request).get(request.match_info["camera_id"])
+    loop = hub_for(request).get(request.match_info["camera_id"])
     normalize, decimals = read_field(request.query, "normalize"), read_field(request.query, "decimals")
     result = loop.latest
     if result is None:
@@ -96,7 +96,7 @@ async def counts(request: web.Request) -> web.Response:
 
 
 async def issue_token(request: web.Request) -> web.Response:
-    loop = _hub(request).get(request.match_info["camera_id"])  # a key, and a camera that exists
+    loop = hub_for(request).get(request.match_info["camera_id"])  # a key, and a camera that exists
     tokens = request.app[MEDIA_TOKENS]
     token = tokens.issue(loop.config.id)
     base = f"/v1/cameras/{loop.config.id}"
@@ -106,7 +106,7 @@ async def issue_token(request: web.Request) -> web.Response:
 
 
 async def snapshot_jpg(request: web.Request) -> web.Response:
-    loop = _hub(request, token_ok=True).get(request.match_info["camera_id"])
+    loop = hub_for(request, token_ok=True).get(request.match_info["camera_id"])
     annotated = parse_bool("annotate", request.query["annotate"]) if "annotate" in request.query else False
     with Admission(request.app[STATE]):  # each snapshot is a JPEG encode: a flood waits its turn like predicts
         body, stamp = await _snapshot(loop, annotated)
@@ -133,7 +133,7 @@ async def _snapshot(loop: CameraLoop, annotated: bool) -> tuple[bytes, float]:
 
 
 async def stream_mjpg(request: web.Request) -> web.StreamResponse:
-    loop = _hub(request, token_ok=True).get(request.match_info["camera_id"])
+    loop = hub_for(request, token_ok=True).get(request.match_info["camera_id"])
     slot = request.app[CAMERAS]
     limit = max(2, request.app[STATE].serving.config.server.max_pending // 4)
     if slot.streams >= limit:  # each viewer costs one JPEG encode per inference, for as long as it stays

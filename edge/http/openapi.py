@@ -86,6 +86,21 @@ PLATFORM_ANSWER: Json = {
     },
 }
 
+EVENT: Json = {
+    "type": "object", "required": ["id", "camera", "time", "classes", "data", "image"],
+    "properties": {"id": {"type": "string"}, "camera": {"type": "string"}, "model": {"type": "string"},
+                   "time": {"type": "number"}, "time_iso": {"type": "string"},
+                   "classes": {"type": "array", "items": {"type": "string"}}, "frame": {"type": "object"},
+                   "data": {"type": "array", "items": SUMMARY_ITEM},
+                   "image": {"type": ["string", "null"], "description": "The URL of the saved frame, or null"}},
+}
+SERVICE_INFO: Json = {
+    "type": "object", "description": "With a valid key: what runs here",
+    "properties": {"version": {"type": "string"}, "openvino": {"type": ["string", "null"]},
+                   "device": {"type": "string"}, "device_name": {"type": ["string", "null"]},
+                   "uptime_s": {"type": "number", "description": "Seconds since the process started"}},
+}
+
 
 def predict_op(summary: str, params: list[Json], form: Json, answer: Json, error: Json, tag: str) -> Json:
     return {"post": {
@@ -167,8 +182,30 @@ DOCUMENT: Json = {
                 "multipart/x-mixed-replace": {"schema": {"type": "string", "format": "binary"}}}},
                 **errors(HUB_ERROR, "401", "404", "429", "503")},
         }},
+        "/v1/cameras/{camera_id}/events": {"get": {
+            "summary": "The camera's recent events, newest first (from its snapshot folder when it keeps one)",
+            "tags": ["cameras"], "security": KEYED,
+            "parameters": [path_param("camera_id", "A configured camera id"),
+                           {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 50,
+                                                                        "default": 10}}],
+            "responses": {"200": {"description": "The events", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["success", "data"], "properties": {
+                    "success": {"const": True}, "camera": {"type": "string"},
+                    "data": {"type": "array", "items": EVENT}}}}}},
+                **errors(HUB_ERROR, "400", "401", "404", "429", "503")},
+        }},
+        "/v1/cameras/{camera_id}/events/{event_id}.jpg": {"get": {
+            "summary": "The saved frame of one event (cameras with snapshots.dir)", "tags": ["cameras"],
+            "security": [*KEYED, {}],
+            "parameters": [path_param("camera_id", "A configured camera id"),
+                           path_param("event_id", "An event id from .../events"), IMAGE_TOKEN],
+            "responses": {"200": {"description": "A JPEG", "content": {"image/jpeg": {
+                "schema": {"type": "string", "format": "binary"}}}},
+                **errors(HUB_ERROR, "401", "404", "429", "503")},
+        }},
         "/v1/cameras/{camera_id}/token": {"post": {
-            "summary": "A token for this camera's snapshot.jpg and stream.mjpg as `?token=`, valid for 60 s",
+            "summary": "A token for this camera's snapshot.jpg, stream.mjpg and event frames as `?token=`, valid "
+                       "for 60 s",
             "tags": ["cameras"], "security": KEYED, "parameters": [path_param("camera_id", "A configured camera id")],
             "responses": {"200": {"description": "The token and the two URLs", "content": {"application/json": {
                 "schema": {"type": "object", "required": ["success", "data"], "properties": {
@@ -199,10 +236,14 @@ DOCUMENT: Json = {
                 "type": "object", "required": ["alive"], "properties": {"alive": {"const": True}}}}}}},
         }},
         "/readyz": {"get": {
-            "summary": "Readiness: models compiled, accepting predictions", "tags": ["ops"],
+            "summary": "Readiness: models compiled, accepting predictions; with a key also the model ids, versions, "
+                       "device, uptime and camera state", "tags": ["ops"],
             "responses": {code: {"description": text, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["ready", "models"],
-                "properties": {"ready": {"type": "boolean"}, "models": {"type": "array", "items": {"type": "string"}},
+                "properties": {"ready": {"type": "boolean"},
+                               "models": {"oneOf": [{"type": "array", "items": {"type": "string"}},
+                                                    {"type": "integer", "description": "Without a key: a count"}]},
+                               "service": SERVICE_INFO,
                                # with a key: models.device and the OpenVINO devices seen (name -> full name)
                                "device": {"type": "string"},
                                "devices": {"type": "object", "additionalProperties": {"type": "string"}}}}}}}

@@ -12,6 +12,7 @@ holds the anchors of its size).
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 import math
 import os
@@ -169,6 +170,14 @@ class Engine:
     @property
     def version(self) -> str:
         return ov.get_version()
+
+    @functools.cached_property
+    def device_name(self) -> str | None:
+        """The device's own name (``Intel(R) Xeon(R) ...``); None for AUTO/MULTI or a plugin that has none."""
+        try:
+            return str(self.core.get_property(self.device, "FULL_DEVICE_NAME"))
+        except RuntimeError:
+            return None
 
     def load(self, spec: ModelSpec) -> LoadedModel:
         """Read, wrap with pre-processing, compile and warm one model. Blocking: run it off the loop."""

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from aiohttp import web
 
+from edge import __version__
 from edge.config.settings import config_from_dict
 from edge.errors import ConfigError, EdgeError, ModelNotFound
 from edge.http.app import create_app
@@ -167,6 +168,22 @@ async def test_cameras_end_to_end(aiohttp_client: Any, tmp_path: Path, models_di
         resp.close()
         ready = await (await client.get("/readyz", headers=HEADERS)).json()
         assert ready["ready"] and set(ready["cameras"]) == {"vid", "mj"} and ready["mqtt"]["connected"]
+        assert ready["service"]["version"] == __version__ and ready["service"]["device"] == "CPU"
+
+        # recent events: what the webhook got, newest first, within retention, each with its saved frame
+        listed = (await (await client.get("/v1/cameras/vid/events?limit=50", headers=HEADERS)).json())["data"]
+        sent = {ev["id"]: ev for ev in (json.loads(b) for b in hook.bodies)}
+        assert 1 <= len(listed) <= 3 and [e["id"] for e in listed] == sorted((e["id"] for e in listed), reverse=True)
+        compared = [ev for ev in listed if ev["id"] in sent]  # the webhook may lag behind the disk by a moment
+        assert compared
+        for ev in compared:
+            assert {k: v for k, v in ev.items() if k != "image"} == {k: v for k, v in sent[ev["id"]].items()
+                                                                     if k != "snapshot"}
+        resp = await client.get(listed[0]["image"], headers=HEADERS)  # the newest: retention deletes the oldest
+        assert resp.status == 200 and resp.content_type == "image/jpeg"
+        frame = cv2.imdecode(np.frombuffer(await resp.read(), np.uint8), cv2.IMREAD_COLOR)
+        assert frame.shape == (480, 640, 3)
+        assert (await (await client.get("/v1/cameras/mj/events", headers=HEADERS)).json())["data"] == []
         assert await (await client.get("/readyz")).json() == {"ready": True, "models": 1, "cameras": 2}  # no key
 
         # predict is answered while both cameras run

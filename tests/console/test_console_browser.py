@@ -2,8 +2,9 @@
 daemon's 401 message), predict on bus.jpg through the file input with each task's model, and check
 that the JSON shown is what the HUB API answers for the same request, that the canvas has drawn over
 every box (and masks, keypoints), that the time per stage is shown, that the curl command names the model URL and the fields, that a
-hostile class name stays text, that the camera view shows frames of a video-file camera through a
-token (never the key) in its URL, and that the browser logged no CSP violation."""
+hostile class name stays text, that every page fits a phone's width, and that the browser logged no
+CSP violation. The Cameras, Service and report pages: test_console_pages.py; classify and OBB drawings:
+test_console_tasks.py."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ import json
 import os
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from tests.console.conftest import CAMERA, HOSTILE, Console
+from tests.console.conftest import HOSTILE, IMAGE_HOST, Console, served
 from tests.support.shared_data import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.shared_data]
@@ -52,10 +54,11 @@ CHANGED = """async (items) => {
 }"""
 
 
-def api_answer(console: Console, model: str) -> dict[str, Any]:
+def api_answer(console: Console, model: str, size: int = 640) -> dict[str, Any]:
+    """The HUB API's answer on bus.jpg with the console's default fields (``size``: the model's own)."""
     with BUS.open("rb") as f:
         r = requests.post(f"{console.daemon.base_url}/v1/predict/{model}", headers={"x-api-key": console.daemon.api_key},
-                          data=FIELDS, files={"image": ("bus.jpg", f, "image/jpeg")}, timeout=60)
+                          data={**FIELDS, "size": str(size)}, files={"image": ("bus.jpg", f, "image/jpeg")}, timeout=60)
     r.raise_for_status()
     return r.json()  # type: ignore[no-any-return]
 
@@ -88,7 +91,7 @@ def test_sign_in_keeps_the_key_for_the_session(console: Console) -> None:
     console.sign_in(console.daemon.api_key)
     page.wait_for_selector("#model option", state="attached")
     options = page.eval_on_selector_all("#model option", "os => os.map(o => o.value)")
-    assert sorted(options) == ["hostile", "yolo11n-seg", "yolov8n", "yolov8n-pose"]
+    assert sorted(options) == served(console.daemon)
     assert page.input_value("#model") == options[0]  # the first one preselected
     page.reload()  # the same tab: no second sign-in
     page.wait_for_selector("#model option", state="attached")
@@ -156,7 +159,8 @@ def test_webcam_capture_is_predicted(console: Console) -> None:
         time.sleep(0.1)
     assert width > 0, console.messages
     page.click("#webcam-capture")
-    assert page.text_content("#file-name") == "webcam.jpg" and page.is_hidden("#webcam-view")
+    page.wait_for_selector("#file-name:text-is('webcam.jpg')")  # the JPEG is encoded asynchronously (toBlob)
+    assert page.is_hidden("#webcam-view")
     page.click("#predict")
     page.wait_for_selector("#predict-status[data-state=done]", timeout=60_000)
     assert json.loads(page.text_content("#json") or "")["success"] is True
@@ -176,6 +180,11 @@ def test_usable_on_a_phone(console: Console) -> None:
     answer = page.locator(".result .side").bounding_box()
     assert canvas and answer and 300 < canvas["width"] <= 390  # the image takes the screen's width
     assert answer["y"] >= canvas["y"] + canvas["height"] - 1  # the JSON below it, not squeezed beside
+    for tab, shown_when in (("models", "#models-table tbody tr"), ("cameras-tab", "#cameras dl.state dt"),
+                            ("service", "#routes tbody tr")):  # the other pages fit the screen too
+        page.click(f"[data-tab={tab}]")
+        page.wait_for_selector(shown_when)
+        assert page.evaluate("() => document.scrollingElement.scrollWidth") <= 390, tab
 
 
 def test_predict_without_an_image_says_so(console: Console) -> None:
@@ -186,25 +195,49 @@ def test_predict_without_an_image_says_so(console: Console) -> None:
     assert "Choose an image" in (console.page.text_content("#predict-status") or "")
 
 
-def test_service_tab_shows_readiness_and_live_camera(console: Console) -> None:
+@pytest.fixture(scope="module")
+def image_server() -> Iterator[str]:
+    """bus.jpg served over HTTP from IMAGE_HOST (another origin than the console's): the base URL."""
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(BUS.parent))
+    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer((IMAGE_HOST, 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://{IMAGE_HOST}:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_an_image_url_is_fetched_by_the_device_and_not_shown(console: Console, image_server: str) -> None:
+    """The device fetches the URL; the page, which loads images only from the device (CSP), draws the
+    boxes on a blank frame and says why, with no CSP violation and no element pointing at the URL."""
+    url = f"{image_server}/bus.jpg"
     page = console.page
     console.sign_in(console.daemon.api_key)
-    page.wait_for_selector("#model option", state="attached")
-    page.click("[data-tab=service]")
-    page.wait_for_selector("#ready:not(:empty)")
-    ready = json.loads(page.text_content("#ready") or "")
-    assert ready["ready"] is True and sorted(ready["models"]) == ["hostile", "yolo11n-seg", "yolov8n", "yolov8n-pose"]
-    img = page.locator(f"#cameras img[data-camera='{CAMERA}']")
-    img.wait_for(state="attached")
-    deadline = time.monotonic() + 60
-    size = 0
-    while time.monotonic() < deadline and not size:  # frames arrive: the <img> decoded the MJPEG stream
-        size = page.evaluate("(img) => img.naturalWidth", img.element_handle())
-        time.sleep(0.2)
-    assert size == 320, f"no frame shown; console: {console.messages}"
-    src = img.get_attribute("src") or ""
-    assert src.startswith(f"/v1/cameras/{CAMERA}/stream.mjpg?token=") and console.daemon.api_key not in src
-    assert f"id: {CAMERA}" in (page.text_content("#cameras figcaption") or "")
+    page.wait_for_selector("#model option[value='yolov8n']", state="attached")
+    page.select_option("#model", "yolov8n")
+    page.fill("#url", url)
+    page.click("#predict")
+    page.wait_for_selector("#predict-status[data-state=done]", timeout=60_000)
+    shown = json.loads(page.text_content("#json") or "")
+    r = requests.post(f"{console.daemon.base_url}/v1/predict/yolov8n", headers={"x-api-key": console.daemon.api_key},
+                      data={**FIELDS, "url": url}, timeout=60)
+    assert shown == r.json() and len(shown["data"]) >= 3
+    assert "blank frame" in (page.text_content("#predict-status") or "")
+    assert f'-F "url={url}"' in (page.text_content("#curl") or "")
+    # the boxes are drawn: the blank frame (#222) changed along each box's top edge
+    blank_changed = page.evaluate("""(items) => {
+      const ctx = document.getElementById("canvas").getContext("2d");
+      return items.map(({box}) => {
+        const d = ctx.getImageData(Math.round((box.x1 + box.x2) / 2), Math.max(0, Math.round(box.y1) - 1), 1, 3).data;
+        let n = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i] !== 0x22 || d[i + 1] !== 0x22 || d[i + 2] !== 0x22) n++;
+        return n;
+      });
+    }""", shown["data"])
+    assert all(n > 0 for n in blank_changed), blank_changed
+    assert page.locator(f"[src*='{IMAGE_HOST}']").count() == 0
     assert console.csp_violations() == []
-    page.click("[data-tab=try]")  # leaving the page closes the stream
-    assert img.get_attribute("src") is None

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.console.conftest import Console
+from tests.console.conftest import Console, served
 from tests.support.bundles import ADMIN_KEY, pack_folder
 from tests.support.shared_data import require_shared_data
 
@@ -37,7 +37,7 @@ def test_list_upload_and_delete(console: Console, tmp_path: Path) -> None:
     page.wait_for_selector("#model option", state="attached")
     page.click("[data-tab=models]")
     page.wait_for_selector("#models-table tbody tr")
-    assert sorted(models_listed(console)) == ["hostile", "yolo11n-seg", "yolov8n", "yolov8n-pose"]
+    assert sorted(models_listed(console)) == served(console.daemon)
     row = page.inner_text("#models-table tbody tr:has(td:text-is('yolo11n-seg'))")
     assert "segment" in row and "int8" in row and "CPU" in row and "640×640" in row
 

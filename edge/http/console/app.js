@@ -1,7 +1,8 @@
-// The console's entry point: sign-in, then the tabs (Try it, Models, Service).
+// The console's entry point: sign-in, then the tabs (Try it, Models, Cameras, Service).
 import { api, key, setKey } from "./api.js";
+import { showCameras, stopCameras } from "./cameras.js";
 import { renderModels, setupModels } from "./models.js";
-import { showService, stopStreams } from "./service.js";
+import { showService, stopService } from "./service.js";
 import { loadModels, setupTry } from "./try.js";
 
 const $ = (id) => document.getElementById(id);
@@ -14,7 +15,8 @@ async function refreshModels() {
 function showTab(name) {
   for (const section of document.querySelectorAll(".tab")) section.hidden = section.id !== name;
   for (const b of document.querySelectorAll("#tabs [data-tab]")) b.classList.toggle("active", b.dataset.tab === name);
-  if (name === "service") showService(); else stopStreams();
+  if (name === "service") showService(); else stopService();
+  if (name === "cameras-tab") showCameras(); else stopCameras(); // leaving closes the streams
 }
 
 async function signIn(candidate) {

@@ -1,5 +1,7 @@
-// "Models": what the device serves, upload (PUT /v1/models/{id}) and delete, with an admin key.
+// "Models": what the device serves, its conversion report when the bundle has one, upload
+// (PUT /v1/models/{id}) and delete, with an admin key.
 import { api } from "./api.js";
+import { renderReport } from "./report.js";
 
 const $ = (id) => document.getElementById(id);
 const ARCHIVE = { gz: "application/gzip", tgz: "application/gzip", zip: "application/zip", tar: "application/x-tar" };
@@ -40,9 +42,23 @@ export function renderModels(models, onChange) {
     const td = document.createElement("td");
     td.append(del);
     tr.append(td);
+    tr.dataset.model = m.id;
     return tr;
   });
   $("models-table").tBodies[0].replaceChildren(...rows);
+  $("report").hidden = true;
+  rows.forEach((tr, i) => offerReport(tr, models[i].id));
+}
+
+// A "Report" button on the rows whose bundle has a report.json (GET /v1/models/{id} carries it).
+async function offerReport(tr, id) {
+  let report;
+  try { ({ report } = (await api(`/v1/models/${encodeURIComponent(id)}`)).data); } catch { return; }
+  if (!report || !tr.isConnected) return;
+  const button = document.createElement("button");
+  button.type = "button"; button.textContent = "Report"; button.className = "report";
+  button.addEventListener("click", () => renderReport(id, report));
+  tr.lastElementChild.prepend(button);
 }
 
 export function setupModels(onChange) {

@@ -6,6 +6,7 @@ import { drawAnswer } from "./draw.js";
 const $ = (id) => document.getElementById(id);
 const FIELDS = ["size", "confidence", "iou"];
 let picked = null; // the File to send, or null when the URL field is used
+let models = []; // GET /v1/models, for each model's size
 
 export function setupTry() {
   for (const name of FIELDS) {
@@ -25,6 +26,7 @@ export function setupTry() {
     if (file) choose(file);
   });
   $("predict-form").addEventListener("submit", (e) => { e.preventDefault(); predict(); });
+  $("model").addEventListener("change", fitSize);
   $("webcam").addEventListener("click", startWebcam);
   $("webcam-capture").addEventListener("click", capture);
   $("copy-curl").addEventListener("click", () => navigator.clipboard?.writeText($("curl").textContent));
@@ -77,11 +79,24 @@ function status(text, error = false, state = error ? "error" : "") {
 
 export async function loadModels() {
   const { data } = await api("/v1/models");
+  models = data;
   const select = $("model"), current = select.value;
   select.replaceChildren(...data.map((m) => new Option(`${m.id} (${m.task})`, m.id))); // text, never HTML
   // the choice is kept across a refresh (after an upload); else the first model
   select.value = data.some((m) => m.id === current) ? current : (data[0]?.id ?? "");
+  if (select.value !== current) fitSize();
   return data;
+}
+
+// The size slider follows the chosen model: its own input size, and at most what it can run
+// (a static export runs at its size or smaller; a dynamic one up to 1280).
+function fitSize() {
+  const m = models.find((x) => x.id === $("model").value);
+  if (!m || !m.imgsz) return;
+  const own = Math.max(...m.imgsz), size = $("size");
+  size.max = String(m.dynamic ? Math.max(1280, own) : own);
+  size.value = String(own);
+  $("size-out").value = size.value;
 }
 
 function fields() {
@@ -124,13 +139,16 @@ async function predict() {
     $("json").textContent = JSON.stringify(answer, null, 2);
     const image = url ? null : await loadImage(picked);
     drawAnswer($("canvas"), image, answer.data, url ? extent(answer.data) : undefined);
-    status(`${answer.data.length} result(s) in ${took} ms`, false, "done");
+    status(`${answer.data.length} result(s) in ${took} ms` + (url ? ". The device fetched the image; this page shows "
+      + "images from this device only (its Content-Security-Policy), so the results are drawn on a blank frame." : ""),
+    false, "done");
   } catch (err) {
     status(err.message, true);
   }
 }
 
-// For a URL the browser may not load (CSP: images only from this device): a canvas that holds the boxes.
+// For a URL the browser does not load (CSP: images only from this device; widening img-src would let any
+// page the user pastes make the browser call other hosts): a blank canvas that holds the boxes.
 function extent(items) {
   let w = 640, h = 480;
   for (const { box } of items) {
