@@ -89,7 +89,7 @@ async def latest(request: web.Request) -> web.Response:
 
 
 async def counts(request: web.Request) -> web.Response:
-    loop = _hub(request).get(request.match_info["camera_id"])
+    loop = hub_for(request).get(request.match_info["camera_id"])
     latest = loop.latest
     return json_response({"success": True, "camera": loop.config.id, "tracking": loop.config.track is not None,
                           "time": latest.frame.time if latest else None, "data": loop.analytics.snapshot()})
