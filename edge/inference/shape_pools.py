@@ -57,6 +57,8 @@ class ShapePools:
         with self._lock:
             self._pools[shape] = pool
             self._pools.move_to_end(shape)
+            # in the same lock: a caller that sees the shape compiled may start the next compile at once
+            self._background.discard(shape)
             unpinned = len(self._pools) - len(self._pinned)
             for old in [s for s, p in self._pools.items()
                         if s != shape and s not in self._pinned and not p.in_flight]:
@@ -93,8 +95,6 @@ class ShapePools:
                 self._background.discard(shape)
             return
         self._keep(shape, pool)
-        with self._lock:
-            self._background.discard(shape)
         logger.info("%s: input shape %dx%d compiled in %.2f s", self.name, *shape, time.perf_counter() - t0)
 
     @property
