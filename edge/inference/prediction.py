@@ -20,6 +20,9 @@ class Prediction:
     - ``keypoints``: pose models only: (N, K, 3) float32 (x, y, confidence).
     - ``obb_corners``: OBB models only: (N, 4, 2) float32 corner points xy.
     - ``probs``: classify models only: (C,) float32 class probabilities; the other arrays are empty.
+    - ``semantic_mask``: semantic models only: (H, W) u8 (int16 past 256 classes) class index of every
+      original-image pixel, 255 for a pixel whose class the request filtered out.
+    - ``depth``: depth models only: (H, W) float32 depth of every original-image pixel (metres).
     - ``orig_shape``: (height, width) of the original image.
     """
 
@@ -31,6 +34,8 @@ class Prediction:
     keypoints: np.ndarray | None = None
     obb_corners: np.ndarray | None = None
     probs: np.ndarray | None = None
+    semantic_mask: np.ndarray | None = None
+    depth: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.scores)
