@@ -30,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", metavar="PATH", help="calibration and held-out images: a folder, a dataset yaml or a video")
     p.add_argument("--val", metavar="PATH",
                    help="held-out images for the gate (folder, yaml or video); default: --holdout of --data")
-    p.add_argument("--imgsz", nargs="+", type=int, default=[640], metavar="N", help="input size: N, or H W (default 640)")
+    p.add_argument("--imgsz", nargs="+", type=int, metavar="N",
+                   help="input size: N, or H W (default: 640; classify: the size the checkpoint was trained at)")
     p.add_argument("--device", default="CPU", type=str.upper, choices=("CPU", "GPU", "NPU", "AUTO"),
                    help="where the model will run; gate and benchmark run there (default CPU)")
     p.add_argument("--dynamic", action="store_true", help="export dynamic input shapes (not for NPU)")
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         push_key = admin_key(args.push_key_file) if args.push else ""
         opts = Options(
             source=args.source, precision=args.precision, out=args.out, model_id=args.model_id, data=args.data, val=args.val,
-            imgsz=parse_imgsz(args.imgsz), device=args.device, dynamic=args.dynamic, max_drop=args.max_drop,
+            imgsz=parse_imgsz(args.imgsz) if args.imgsz else None, device=args.device, dynamic=args.dynamic, max_drop=args.max_drop,
             force=args.force, quiet=args.quiet, holdout=args.holdout, recipe=args.recipe,
             accuracy_control=args.accuracy_control, bench_seconds=args.bench_seconds,
         )

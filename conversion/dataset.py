@@ -93,6 +93,8 @@ def collect(data: str | Path, workdir: Path, task: str, kpt_shape: tuple[int, in
         )
     if kind == "video":
         labelled, note = False, "video: no labels"
+    elif task in ("semantic", "depth"):  # their masks / depth maps are not read yet (conversion.dense_gate)
+        labelled, note = False, f"{task} models are gated on agreement with FP32"
     elif task == "classify":
         labelled, note = _class_folders_fit(readable, names or {})
     else:

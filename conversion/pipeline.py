@@ -14,10 +14,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from conversion import calibration, data_split, dataset, devices, export, gate, quantize, report, speed
+from conversion import calibration, data_split, dataset, devices, export, gate, input_size, quantize, report, speed
 from conversion.bundle import Staging, check_target
 from conversion.data_split import DataSplit
 from conversion.errors import AccuracyGateError, UsageError
+from conversion.dense_gate import DENSE_TASKS, DenseGate
 from conversion.holdout_gate import HoldoutGate, failure_hint
 from conversion.options import Options, check_options
 from conversion.progress import Progress
@@ -70,6 +71,8 @@ def run(opts: Options) -> Path:
     core = ov.Core()
     device = devices.check_device(opts.device, opts.dynamic, core)
     source = load_source(opts.source)
+    if opts.imgsz is None:
+        opts = replace(opts, imgsz=input_size.default_imgsz(source.task, source.model))
     _check_source(opts, source)
     work = Path(tempfile.mkdtemp(prefix="yolo-edge-convert-"))
     staging = Staging(target)
@@ -158,7 +161,7 @@ def _gate_accuracy(job: _Job, fp32: _Fp32, data: DataSplit | None,
     opts = job.opts
     if opts.precision == "fp32" or data is None:
         return None, ()
-    checker = HoldoutGate(opts, job.source, fp32.imgsz, job.device, job.core, job.work, fp32.folder, data.split,
+    checker = _gate_class(job.source.task)(opts, job.source, fp32.imgsz, job.device, job.core, job.work, fp32.folder, data.split,
                           data.labelled, job.progress)
     accuracy = checker.measure(candidate)
     drop = gate.drop_points(checker.reference, accuracy)
@@ -179,6 +182,11 @@ def _gate_accuracy(job: _Job, fp32: _Fp32, data: DataSplit | None,
     result = AccuracyResult(accuracy.mode, accuracy.images, checker.reference.metrics, accuracy.metrics, drop,
                             opts.max_drop, passed, not passed and opts.force)
     return result, tuple(attempts)
+
+
+def _gate_class(task: str) -> type[HoldoutGate] | type[DenseGate]:
+    """Semantic and depth models are gated on agreement of their maps; the rest by ``HoldoutGate``."""
+    return DenseGate if task in DENSE_TASKS else HoldoutGate
 
 
 def _accuracy_note(opts: Options) -> str:
