@@ -34,6 +34,7 @@ class Options:
     recipe: str = quantize.DEFAULT.name
     accuracy_control: bool = True
     bench_seconds: float = 12.0
+    end2end: bool = False
 
 
 def default_model_id(source: str, precision: str) -> str:

@@ -120,7 +120,8 @@ def _convert(job: _Job, bundle: Path) -> None:
 
 
 def _export_fp32(job: _Job) -> _Fp32:
-    folder = export.export_fp32(job.source, job.work, job.opts.imgsz, job.opts.dynamic)
+    assert job.opts.imgsz is not None  # resolved in run()
+    folder = export.export_fp32(job.source, job.work, job.opts.imgsz, job.opts.dynamic, job.opts.end2end)
     metadata = export.read_metadata(folder)
     xml = export.ir_file(folder)
     imgsz = (int(metadata["imgsz"][0]), int(metadata["imgsz"][1]))

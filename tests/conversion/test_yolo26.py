@@ -1,0 +1,77 @@
+"""YOLO26 checkpoints (seeded yamls: no pretrained YOLO26 file is available offline) convert to INT8 on a
+plain folder of frames for every task, NMS-free heads included, and are gated on agreement with FP32:
+box mAP for the box tasks, top-1/top-5 for classify, mIoU for semantic, relative depth difference for
+depth. Classify exports at the checkpoint's own size when no --imgsz is given."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.support.conversion import convert, images_folder, yaml_checkpoint
+
+pytestmark = [pytest.mark.shared_data, pytest.mark.ultralytics, pytest.mark.slow]
+
+#: (bundle id, model yaml, extra options, gated metric). NMS-free exports need >= 300 anchors: 160 px.
+CASES = [
+    ("detect-e2e", "yolo26n.yaml", ["--end2end", "--imgsz", "160"], "box_map50_95"),
+    ("pose-e2e", "yolo26n-pose.yaml", ["--end2end", "--imgsz", "160"], "box_map50_95"),
+    ("segment", "yolo26n-seg.yaml", ["--imgsz", "64"], "box_map50_95"),
+    ("semantic", "yolo26n-sem.yaml", ["--imgsz", "64"], "miou"),
+    ("depth", "yolo26n-depth.yaml", ["--imgsz", "64"], "depth_agreement"),
+]
+
+
+@pytest.fixture(scope="module")
+def frames(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return images_folder(tmp_path_factory.mktemp("frames"), 8)
+
+
+@pytest.mark.parametrize(("model_id", "cfg", "extra", "metric"), CASES, ids=[c[0] for c in CASES])
+def test_yolo26_int8(model_id: str, cfg: str, extra: list[str], metric: str, frames: Path, tmp_path: Path) -> None:
+    from edge.inference.repository import read_model_folder
+
+    out = tmp_path / "models"
+    checkpoint = yaml_checkpoint(tmp_path, cfg, spread=True)
+    code = convert(checkpoint, "--precision", "int8", "--out", out, "--id", model_id, "--data", frames,
+                   "--holdout", "0.5", "--max-drop", "100", "--bench-seconds", "0", "--no-accuracy-control", *extra)
+    assert code == 0
+    spec = read_model_folder(out / model_id)
+    assert spec.precision == "int8" and spec.end2end == ("--end2end" in extra)
+    report = json.loads((out / model_id / "report.json").read_text())
+    acc = report["accuracy"]
+    assert acc["mode"] == "agreement" and acc["fp32"][metric] == pytest.approx(1.0)
+    assert 0.0 <= acc["result"][metric] <= 1.0
+    assert acc["drop_points"] == pytest.approx((1.0 - acc["result"][metric]) * 100, abs=1e-6) or metric.startswith("box")
+
+
+def test_end2end_needs_an_nms_free_head(frames: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from conversion.errors import SourceError
+
+    code = convert(yaml_checkpoint(tmp_path, "yolov8n.yaml"), "--precision", "fp32", "--out", tmp_path / "m",
+                   "--end2end", "--imgsz", "64", "--bench-seconds", "0")
+    assert code == SourceError.exit_code
+    assert "--end2end needs a model with an NMS-free head" in capsys.readouterr().err
+
+
+def test_classify_defaults_to_its_own_size(tmp_path: Path) -> None:
+    """A classifier trained at 96 exports at 96 without --imgsz (640 before); detect keeps 640."""
+    import torch
+    from ultralytics import YOLO
+
+    torch.manual_seed(0)
+    model = YOLO("yolo26n-cls.yaml")
+    model.model.args["imgsz"] = 96  # what training records in the checkpoint
+    checkpoint = tmp_path / "cls96.pt"
+    model.save(str(checkpoint))
+    out = tmp_path / "models"
+    assert convert(checkpoint, "--precision", "fp32", "--out", out, "--id", "cls", "--bench-seconds", "0") == 0
+    meta = json.loads((out / "cls" / "report.json").read_text())
+    assert meta["bundle"]["imgsz"] == [96, 96]
+
+    from conversion.input_size import default_imgsz
+
+    assert default_imgsz("detect", YOLO("yolo26n.yaml")) == (640, 640)
+    assert default_imgsz("classify", object()) == (224, 224)  # a checkpoint that records no size
