@@ -27,7 +27,7 @@ from pathlib import Path
 os.environ.setdefault("YOLO_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 TASKS = [  # (name, yaml, --end2end)
     ("detect", "yolo26n.yaml", True), ("segment", "yolo26n-seg.yaml", True), ("pose", "yolo26n-pose.yaml", True),

@@ -51,12 +51,14 @@ def predict_maps(compiled: Any, paths: Sequence[Path], imgsz: tuple[int, int], s
         image = calibration.read_bgr(path)
         tensor = calibration.model_input(image, imgsz, stride, task)
         out = np.asarray(request.infer({0: tensor})[compiled.output(0)])
-        grid = out.reshape(out.shape[-2:])
+        rows, cols = int(out.shape[-2]), int(out.shape[-1])
+        grid = out.reshape(rows, cols)
         if task == "semantic":  # cut the letterbox padding off: it is not the image
             _, lb = calibration.to_input(image, imgsz, stride)
-            (left, top), (h, w) = lb.pad, (round(lb.original_shape[0] * lb.gain_y), round(lb.original_shape[1] * lb.gain_x))
-            scale_y, scale_x = grid.shape[0] / imgsz[0], grid.shape[1] / imgsz[1]
-            grid = grid[int(top * scale_y):int((top + h) * scale_y), int(left * scale_x):int((left + w) * scale_x)]
+            left, top = lb.pad
+            h, w = round(lb.original_shape[0] * lb.gain_y), round(lb.original_shape[1] * lb.gain_x)
+            sy, sx = rows / imgsz[0], cols / imgsz[1]  # 1 unless the map is coarser than the input
+            grid = grid[int(top * sy):int((top + h) * sy), int(left * sx):int((left + w) * sx)]
         maps.append(grid.astype(np.float32 if task == "depth" else np.int64))
     return maps
 

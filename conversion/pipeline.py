@@ -14,12 +14,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from conversion import calibration, data_split, dataset, devices, export, gate, input_size, quantize, report, speed
+from conversion import calibration, data_split, dataset, devices, export, gate, quantize, report, speed
 from conversion.bundle import Staging, check_target
 from conversion.data_split import DataSplit
-from conversion.errors import AccuracyGateError, UsageError
 from conversion.dense_gate import DENSE_TASKS, DenseGate
+from conversion.errors import AccuracyGateError, UsageError
 from conversion.holdout_gate import HoldoutGate, failure_hint
+from conversion.input_size import default_imgsz
 from conversion.options import Options, check_options
 from conversion.progress import Progress
 from conversion.report_data import (
@@ -72,7 +73,7 @@ def run(opts: Options) -> Path:
     device = devices.check_device(opts.device, opts.dynamic, core)
     source = load_source(opts.source)
     if opts.imgsz is None:
-        opts = replace(opts, imgsz=input_size.default_imgsz(source.task, source.model))
+        opts = replace(opts, imgsz=default_imgsz(source.task, source.model))
     _check_source(opts, source)
     work = Path(tempfile.mkdtemp(prefix="yolo-edge-convert-"))
     staging = Staging(target)
@@ -85,6 +86,7 @@ def run(opts: Options) -> Path:
 
 
 def _check_source(opts: Options, source: SourceModel) -> None:
+    assert opts.imgsz is not None  # resolved in run()
     if source.task == "classify" and opts.imgsz[0] != opts.imgsz[1]:
         raise UsageError(f"--imgsz {opts.imgsz[0]} {opts.imgsz[1]}: a classify model takes a square input "
                          "(its images are centre-cropped); give one N.")
@@ -185,7 +187,7 @@ def _gate_accuracy(job: _Job, fp32: _Fp32, data: DataSplit | None,
     return result, tuple(attempts)
 
 
-def _gate_class(task: str) -> type[HoldoutGate] | type[DenseGate]:
+def _gate_class(task: str) -> type[HoldoutGate | DenseGate]:
     """Semantic and depth models are gated on agreement of their maps; the rest by ``HoldoutGate``."""
     return DenseGate if task in DENSE_TASKS else HoldoutGate
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 import base64
 import json
 import types
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import cv2
 import numpy as np

@@ -6,8 +6,8 @@ classify. Seeded yaml models with spread weights (no pretrained YOLO26 file is a
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
