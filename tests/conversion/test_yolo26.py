@@ -46,6 +46,23 @@ def test_yolo26_int8(model_id: str, cfg: str, extra: list[str], metric: str, fra
     assert acc["drop_points"] == pytest.approx((acc["fp32"][metric] - acc["result"][metric]) * 100, abs=1e-6)
     if metric in ("miou", "depth_agreement"):  # FP32's own maps are the reference: it scores 1
         assert acc["fp32"][metric] == pytest.approx(1.0)
+    if spec.end2end:
+        assert quantized_postprocess_inputs(spec.xml) == []
+
+
+def quantized_postprocess_inputs(xml: Path) -> list[str]:
+    """Ops of the NMS-free head's post-processing (TopK, Gather*, ReduceMax, Mod, Sigmoid and the box
+    decode, all traced under ``<head>/``) that NNCF fed through a FakeQuantize: there must be none."""
+    import openvino as ov
+
+    model = ov.Core().read_model(xml)
+    ops = model.get_ordered_ops()
+    assert any(op.get_type_name() == "FakeQuantize" for op in ops), "the model is quantized at all"
+    topk = [op for op in ops if op.get_type_name() == "TopK"]
+    assert topk, "an NMS-free head selects its rows with TopK"
+    head = topk[0].get_friendly_name().split("/", 1)[0]
+    return [op.get_friendly_name() for op in ops if op.get_friendly_name().startswith(f"{head}/")
+            and any(v.get_node().get_type_name() == "FakeQuantize" for v in op.input_values())]
 
 
 def test_end2end_needs_an_nms_free_head(frames: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
