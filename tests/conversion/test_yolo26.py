@@ -80,10 +80,11 @@ def test_classify_defaults_to_its_own_size(tmp_path: Path) -> None:
     from ultralytics import YOLO
 
     torch.manual_seed(0)
-    model = YOLO("yolo26n-cls.yaml")
-    model.model.args["imgsz"] = 96  # what training records in the checkpoint
     checkpoint = tmp_path / "cls96.pt"
-    model.save(str(checkpoint))
+    YOLO("yolo26n-cls.yaml").save(str(checkpoint))
+    ckpt = torch.load(checkpoint, weights_only=False)
+    ckpt["train_args"] = {"task": "classify", "imgsz": 96}  # what training records in the checkpoint
+    torch.save(ckpt, checkpoint)
     out = tmp_path / "models"
     assert convert(checkpoint, "--precision", "fp32", "--out", out, "--id", "cls", "--bench-seconds", "0") == 0
     meta = json.loads((out / "cls" / "report.json").read_text())

@@ -47,6 +47,15 @@ def daemon(tmp_path_factory: pytest.TempPathFactory, folders: dict[str, Path]) -
     d.stop()
 
 
+def difference(o: dict, t: dict) -> float:
+    """How far two items with the same box are apart: confidence, plus keypoints in pixels."""
+    gap = abs(o["confidence"] - t["confidence"])
+    if "keypoints" in t:
+        gap += float(np.abs(np.subtract(o["keypoints"]["x"], t["keypoints"]["x"])).sum()
+                     + np.abs(np.subtract(o["keypoints"]["y"], t["keypoints"]["y"])).sum())
+    return gap
+
+
 @pytest.mark.parametrize("model_id", list(MODELS))
 def test_yolo26_parity_over_http(daemon: Daemon, folders: dict[str, Path], model_id: str) -> None:
     from edge.inference.repository import read_model_folder
@@ -71,7 +80,11 @@ def test_yolo26_parity_over_http(daemon: Daemon, folders: dict[str, Path], model
         for t in theirs:
             candidates = [(aabb_iou(o, t), j) for j, o in enumerate(ours) if j not in used and o["class"] == t["class"]]
             assert candidates, f"{image.name}: no match for {t['name']}"
+            # random weights repeat boxes (often the whole image): among equal boxes take the closest answer
             iou, j = max(candidates)
+            same = [c for c in candidates if c[0] >= 0.99]
+            if len(same) > 1:
+                iou, j = min(same, key=lambda c: difference(ours[c[1]], t))
             used.add(j)
             o = ours[j]
             gap = abs(o["confidence"] - t["confidence"])
