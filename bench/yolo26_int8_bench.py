@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 
 TASKS = [  # (name, yaml, --end2end)
-    ("detect", "yolo26n.yaml", True), ("segment", "yolo26n-seg.yaml", True), ("pose", "yolo26n-pose.yaml", True),
+    ("detect", "yolo26n.yaml", True), ("detect-nms", "yolo26n.yaml", False), ("segment", "yolo26n-seg.yaml", True), ("pose", "yolo26n-pose.yaml", True),
     ("obb", "yolo26n-obb.yaml", True), ("classify", "yolo26n-cls.yaml", False),
     ("semantic", "yolo26n-sem.yaml", False), ("depth", "yolo26n-depth.yaml", False),
 ]
@@ -71,12 +71,13 @@ def main() -> None:
     frames_dir.mkdir()
     for jpg in sorted((shared_data() / "coco128" / "images" / "train2017").glob("*.jpg"))[:args.frames]:
         shutil.copyfile(jpg, frames_dir / jpg.name)
-    rows = []
+    rows: list[dict] = []
     try:
         for name, cfg, e2e in TASKS:
             if name not in args.tasks:
                 continue
-            ckpt = yaml_checkpoint(work, cfg, seed=0, spread=True)
+            (work / name).mkdir()
+            ckpt = yaml_checkpoint(work / name, cfg, seed=0, spread=True)
             imgsz = str(min(args.imgsz, 224) if name == "classify" else args.imgsz)
             started = time.perf_counter()
             code = convert([str(ckpt), "--precision", "int8", "--data", str(frames_dir), "--out", str(work / "m"),
