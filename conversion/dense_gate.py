@@ -10,10 +10,12 @@ cut off):
   the share of pixels within 1.25x of FP32 (the usual depth-accuracy threshold, against FP32).
 
 ``miou`` and ``depth_agreement`` are gated (``gate.gated``): a drop of 1 point is 1 % of mIoU, or 1 % mean
-relative depth difference. FP32 against itself scores 1. Ultralytics' own semantic and depth validators
-need masks / depth maps in its dataset layouts, which ``--data`` does not read yet: these tasks are always
-gated on agreement. With accuracy control, NNCF returns layers to float judged by the same agreement on the
-calibration images.
+relative depth difference. FP32 against itself scores 1.
+
+With labels for every held-out image (``conversion.dense_labels``: ``masks/`` or ``depth/`` beside
+``images/``) both IRs go through Ultralytics' own validator instead: ``miou`` and ``pixel_acc`` for
+semantic, ``depth_delta1`` and ``depth_abs_rel`` for depth (``miou`` and ``depth_delta1`` gated). With
+accuracy control, NNCF returns layers to float judged by agreement on the calibration images.
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
-from conversion import calibration, dataset, export, quantize
-from conversion.gate import Accuracy, drop_points
+from conversion import calibration, dataset, dense_labels, export, quantize
+from conversion.gate import Accuracy, drop_points, ultralytics_device
 from conversion.options import Options
 from conversion.progress import Progress, track
 from conversion.report_data import Attempt
@@ -96,6 +99,45 @@ def agreement(task: str, maps: Sequence[np.ndarray], references: Sequence[np.nda
     return semantic_agreement(maps, references) if task == "semantic" else depth_agreement(maps, references)
 
 
+class DenseHoldoutSet:
+    """The held-out images and their masks / depth maps as an Ultralytics dataset in ``workdir``."""
+
+    def __init__(self, images: Sequence[Path], workdir: Path, task: str, names: dict[int, str]) -> None:
+        root = workdir / "holdout"
+        folder = dense_labels.FOLDERS[task]
+        (root / "images").mkdir(parents=True, exist_ok=True)
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        for i, image in enumerate(images):
+            name = f"{i:05d}_{image.stem}"
+            shutil.copyfile(image, root / "images" / (name + image.suffix.lower()))
+            label = dense_labels.label_file(image, task)
+            assert label is not None  # labels_fit said every image has one
+            shutil.copyfile(label, root / folder / (name + label.suffix))
+        spec: dict[str, Any] = {"path": str(root), "train": "images", "val": "images", "names": names}
+        if task == "semantic":
+            spec["masks_dir"] = folder
+        self.yaml = root / "data.yaml"
+        self.yaml.write_text(yaml.safe_dump(spec, sort_keys=False))
+        self.runs = workdir / "val_runs"
+        self.images = len(images)
+
+
+def validate_labelled(ir_folder: Path, holdout: DenseHoldoutSet, task: str, imgsz: tuple[int, int], device: str,
+                      quiet: bool) -> Accuracy:
+    """Ultralytics' semantic / depth ``val`` of an IR folder on the held-out labels."""
+    from ultralytics import YOLO
+
+    results = YOLO(str(ir_folder), task=task).val(
+        data=str(holdout.yaml), imgsz=max(imgsz), batch=1, device=ultralytics_device(device), plots=False,
+        verbose=not quiet, project=str(holdout.runs), name=ir_folder.name, exist_ok=True, workers=0, rect=False)
+    stats = results.results_dict
+    if task == "semantic":
+        metrics = {"miou": float(stats["metrics/mIoU"]), "pixel_acc": float(stats["metrics/pixel_acc"])}
+    else:
+        metrics = {"depth_delta1": float(stats["metrics/delta1"]), "depth_abs_rel": float(stats["metrics/abs_rel"])}
+    return Accuracy("labels", holdout.images, metrics)
+
+
 class DenseGate:
     """``HoldoutGate``'s interface for semantic and depth models: FP32's maps on the held-out images are
     the reference (``reference`` scores 1); ``measure`` scores a candidate IR folder; ``recover`` runs
@@ -106,9 +148,14 @@ class DenseGate:
         self.opts, self.source, self.imgsz, self.device, self.core = opts, source, imgsz, device, core
         self.work, self.split, self.progress, self.task = work, split, progress, source.task
         self.holdout = list(split.holdout)
+        self.labelled = labelled
+        self._ac_truth: dict[Path, np.ndarray] = {}
+        if labelled:
+            self.set = DenseHoldoutSet(self.holdout, work, self.task, source.names)
+            self.reference = validate_labelled(fp32_folder, self.set, self.task, imgsz, device, opts.quiet)
+            return
         self._truth = self._maps(self._compile(export.ir_file(fp32_folder)), self.holdout, "reference fp32")
         self.reference = Accuracy("agreement", len(self.holdout), agreement(self.task, self._truth, self._truth))
-        self._ac_truth: dict[Path, np.ndarray] = {}
 
     def _compile(self, model_or_xml: Any) -> Any:
         model = self.core.read_model(model_or_xml) if isinstance(model_or_xml, Path) else model_or_xml
@@ -119,6 +166,8 @@ class DenseGate:
                             self.progress if progress is None else progress, desc)
 
     def measure(self, folder: Path, desc: str = "validate result") -> Accuracy:
+        if self.labelled:
+            return validate_labelled(folder, self.set, self.task, self.imgsz, self.device, self.opts.quiet)
         maps = self._maps(self._compile(export.ir_file(folder)), self.holdout, desc)
         return Accuracy("agreement", len(self.holdout), agreement(self.task, maps, self._truth))
 

@@ -39,7 +39,7 @@ class Accuracy:
 
 
 #: The gated agreement figures of semantic and depth models (``conversion.dense_gate``).
-DENSE_GATED = ("miou", "depth_agreement")
+DENSE_GATED = ("miou", "depth_agreement", "depth_delta1")
 
 
 def gated(key: str) -> bool:

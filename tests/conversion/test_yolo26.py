@@ -94,3 +94,37 @@ def test_classify_defaults_to_its_own_size(tmp_path: Path) -> None:
 
     assert default_imgsz("detect", YOLO("yolo26n.yaml")) == (640, 640)
     assert default_imgsz("classify", object()) == (224, 224)  # a checkpoint that records no size
+
+
+@pytest.mark.parametrize(("task", "cfg", "metrics"), [
+    ("semantic", "yolo26n-sem.yaml", ("miou", "pixel_acc")),
+    ("depth", "yolo26n-depth.yaml", ("depth_delta1", "depth_abs_rel")),
+])
+def test_dense_labelled_gate(task: str, cfg: str, metrics: tuple[str, str], frames: Path, tmp_path: Path) -> None:
+    """With masks/ (semantic) or depth/ (depth) beside images/, the gate is Ultralytics' own validator. The
+    labels here are the .pt's own predictions, so FP32 scores near perfect and the wiring is what is tested."""
+    import shutil
+
+    import cv2
+    from ultralytics import YOLO
+    from ultralytics.data.utils import save_depth_png
+
+    checkpoint = yaml_checkpoint(tmp_path, cfg, spread=True)
+    images, labels = tmp_path / "ds" / "images", tmp_path / "ds" / ("masks" if task == "semantic" else "depth")
+    images.mkdir(parents=True)
+    labels.mkdir()
+    model = YOLO(str(checkpoint))
+    for jpg in sorted(frames.glob("*.jpg")):
+        shutil.copyfile(jpg, images / jpg.name)
+        result = model.predict(str(jpg), imgsz=64, device="cpu", verbose=False)[0]
+        if task == "semantic":
+            cv2.imwrite(str(labels / (jpg.stem + ".png")), result.semantic_mask.data.cpu().numpy().astype("uint8"))
+        else:
+            save_depth_png(labels / (jpg.stem + ".png"), result.depth.data.cpu().numpy())
+    out = tmp_path / "models"
+    code = convert(checkpoint, "--precision", "int8", "--out", out, "--id", task, "--data", images, "--imgsz", "64",
+                   "--holdout", "0.5", "--max-drop", "100", "--bench-seconds", "0", "--no-accuracy-control")
+    assert code == 0
+    acc = json.loads((out / task / "report.json").read_text())["accuracy"]
+    assert acc["mode"] == "labels" and set(metrics) <= set(acc["fp32"]) and set(metrics) <= set(acc["result"])
+    assert acc["fp32"][metrics[0]] >= 0.9  # FP32 IR against the .pt's own maps
