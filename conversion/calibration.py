@@ -1,5 +1,6 @@
 """Model inputs from image files, through exactly the runtime pre-processing: ``edge.inference.letterbox``,
-or for classify models ``edge.inference.center_crop`` (short side resized, centre cropped).
+or for classify models ``edge.inference.center_crop`` (short side resized, centre cropped), or for depth
+models ``edge.inference.letterbox.stretch``.
 
 An input is (1, 3, h, w) float32 RGB in [0, 1], the layout of an Ultralytics OpenVINO export
 (the daemon does the same conversion in the graph's pre-processing).
@@ -16,7 +17,7 @@ import numpy as np
 
 from conversion.progress import Progress, track
 from edge.inference.center_crop import resize_center_crop
-from edge.inference.letterbox import Letterbox, letterbox
+from edge.inference.letterbox import Letterbox, letterbox, stretch
 
 
 def to_input(image: np.ndarray, imgsz: tuple[int, int], stride: int) -> tuple[np.ndarray, Letterbox]:
@@ -34,7 +35,13 @@ def classify_input(image: np.ndarray, size: int) -> np.ndarray:
 
 def model_input(image: np.ndarray, imgsz: tuple[int, int], stride: int, task: str) -> np.ndarray:
     """The (1, 3, h, w) input the daemon would feed a ``task`` model for ``image``."""
+    if task == "depth":  # stretched to the input, as Ultralytics' depth predictor does
+        return _as_tensor(stretch(image, imgsz)[0])
     return classify_input(image, imgsz[0]) if task == "classify" else to_input(image, imgsz, stride)[0]
+
+
+def _as_tensor(image: np.ndarray) -> np.ndarray:
+    return (np.ascontiguousarray(image[:, :, ::-1].transpose(2, 0, 1), dtype=np.float32) / 255.0)[None]
 
 
 def read_bgr(path: Path) -> np.ndarray:

@@ -30,10 +30,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", metavar="PATH", help="calibration and held-out images: a folder, a dataset yaml or a video")
     p.add_argument("--val", metavar="PATH",
                    help="held-out images for the gate (folder, yaml or video); default: --holdout of --data")
-    p.add_argument("--imgsz", nargs="+", type=int, default=[640], metavar="N", help="input size: N, or H W (default 640)")
+    p.add_argument("--imgsz", nargs="+", type=int, metavar="N",
+                   help="input size: N, or H W (default: 640; classify: the size the checkpoint was trained at)")
     p.add_argument("--device", default="CPU", type=str.upper, choices=("CPU", "GPU", "NPU", "AUTO"),
                    help="where the model will run; gate and benchmark run there (default CPU)")
     p.add_argument("--dynamic", action="store_true", help="export dynamic input shapes (not for NPU)")
+    p.add_argument("--end2end", action="store_true",
+                   help="YOLO26 / YOLOv10: export the NMS-free head (no NMS on the box; default: Ultralytics' "
+                        "one-to-many head with NMS after it)")
     p.add_argument("--max-drop", type=float, default=1.0, metavar="POINTS",
                    help="largest mAP50-95 drop against FP32 that passes the gate, in points (default 1.0)")
     p.add_argument("--force", action="store_true", help="replace an existing bundle; write even past --max-drop")
@@ -79,9 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         push_key = admin_key(args.push_key_file) if args.push else ""
         opts = Options(
             source=args.source, precision=args.precision, out=args.out, model_id=args.model_id, data=args.data, val=args.val,
-            imgsz=parse_imgsz(args.imgsz), device=args.device, dynamic=args.dynamic, max_drop=args.max_drop,
+            imgsz=parse_imgsz(args.imgsz) if args.imgsz else None, device=args.device, dynamic=args.dynamic, max_drop=args.max_drop,
             force=args.force, quiet=args.quiet, holdout=args.holdout, recipe=args.recipe,
-            accuracy_control=args.accuracy_control, bench_seconds=args.bench_seconds,
+            accuracy_control=args.accuracy_control, bench_seconds=args.bench_seconds, end2end=args.end2end,
         )
         # stdout carries only the bundle path; chatter from Ultralytics and NNCF goes to stderr (or nowhere)
         with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull if args.quiet else sys.stderr), \

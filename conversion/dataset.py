@@ -17,6 +17,7 @@ from pathlib import Path
 import cv2
 import yaml
 
+from conversion import dense_labels
 from conversion.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -93,6 +94,8 @@ def collect(data: str | Path, workdir: Path, task: str, kpt_shape: tuple[int, in
         )
     if kind == "video":
         labelled, note = False, "video: no labels"
+    elif task in ("semantic", "depth"):  # masks / depth maps, not .txt labels (conversion.dense_labels)
+        labelled, note = dense_labels.labels_fit(readable, task)
     elif task == "classify":
         labelled, note = _class_folders_fit(readable, names or {})
     else:

@@ -41,6 +41,18 @@ class Detections:
         return Detections(self.boxes[keep], self.conf[keep], self.cls[keep])
 
 
+#: Rows of an NMS-free export (Ultralytics' default ``max_det``): (1, 300, 6 + extras).
+END2END_ROWS = 300
+
+
+def is_end2end(shape: Sequence[int]) -> bool:
+    """Whether an output of ``shape`` is an NMS-free head's (1, 300, 6 + mask/keypoint/angle columns)
+    rather than a one-to-many head's (1, 4 + classes + extras, anchors). A one-to-many head never has
+    300 anchors (at any stride-32 size their count is 21/1024 of the pixels), and its anchors outnumber
+    its channels from 160 pixels up."""
+    return len(shape) == 3 and shape[1] == END2END_ROWS and shape[2] < shape[1]
+
+
 def predict(compiled: Any, paths: Sequence[Path], imgsz: tuple[int, int], stride: int, nc: int,
             progress: Progress | None = None, desc: str = "validate", multi_label: bool = True,
             rotated: bool = False) -> list[Detections]:
@@ -61,7 +73,7 @@ def predict(compiled: Any, paths: Sequence[Path], imgsz: tuple[int, int], stride
         raw = request.infer({0: tensor})[compiled.output(0)]
         det = non_max_suppression(
             torch.from_numpy(np.asarray(raw)), VAL_CONF, VAL_IOU, nc=nc, max_det=300, multi_label=multi_label,
-            rotated=rotated, max_nms=ROTATED_MAX_NMS if rotated else 30000,
+            rotated=rotated, max_nms=ROTATED_MAX_NMS if rotated else 30000, end2end=is_end2end(raw.shape),
         )[0]
         det = det.numpy()
         if rotated:  # x, y, w, h, conf, cls, angle in input pixels

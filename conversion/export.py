@@ -21,12 +21,18 @@ from conversion.source import SourceModel
 logger = logging.getLogger(__name__)
 
 
-def export_fp32(source: SourceModel, workdir: Path, imgsz: tuple[int, int], dynamic: bool) -> Path:
+def export_fp32(source: SourceModel, workdir: Path, imgsz: tuple[int, int], dynamic: bool,
+                end2end: bool = False) -> Path:
     """Export ``source`` to an FP32 OpenVINO folder under ``workdir``; returns the folder.
 
     The checkpoint is copied first: Ultralytics writes its export next to the ``.pt``, and the
-    source may sit on a read-only disk. ``imgsz`` is (h, w); batch is 1.
+    source may sit on a read-only disk. ``imgsz`` is (h, w); batch is 1. ``end2end``: export the
+    NMS-free (one-to-one) head of a YOLO26 / YOLOv10 model, as ``yolo export nms=False`` does; by
+    default Ultralytics 8.4 exports its one-to-many head, for NMS after the model.
     """
+    if end2end and not has_end2end_head(source.model):
+        raise SourceError(f"{source.path}: --end2end needs a model with an NMS-free head (YOLO26, YOLOv10); "
+                          "this one has none.")
     from ultralytics import YOLO
 
     os.environ.setdefault("YOLO_OFFLINE", "1")
@@ -35,7 +41,8 @@ def export_fp32(source: SourceModel, workdir: Path, imgsz: tuple[int, int], dyna
     shutil.copyfile(source.path, src)
     try:
         out = YOLO(str(src)).export(
-            format="openvino", imgsz=list(imgsz), dynamic=dynamic, batch=1, device="cpu", verbose=False
+            format="openvino", imgsz=list(imgsz), dynamic=dynamic, batch=1, device="cpu", verbose=False,
+            **({"nms": False} if end2end else {}),
         )
     except Exception as exc:  # Ultralytics wraps tracer/convert failures in assorted types
         raise SourceError(f"{source.path}: Ultralytics' OpenVINO export failed ({type(exc).__name__}: {exc}).") from exc
@@ -43,6 +50,12 @@ def export_fp32(source: SourceModel, workdir: Path, imgsz: tuple[int, int], dyna
     if not any(folder.glob("*.xml")) or not (folder / "metadata.yaml").is_file():
         raise SourceError(f"{source.path}: the OpenVINO export wrote no IR in {folder}.")
     return folder
+
+
+def has_end2end_head(yolo: Any) -> bool:
+    """Whether a loaded ``ultralytics.YOLO`` has the one-to-one head an NMS-free export runs."""
+    layers = getattr(getattr(yolo, "model", None), "model", None)
+    return layers is not None and getattr(layers[-1], "one2one_cv2", None) is not None
 
 
 def read_metadata(folder: Path) -> dict[str, Any]:

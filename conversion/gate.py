@@ -38,14 +38,19 @@ class Accuracy:
     metrics: dict[str, float]
 
 
+#: The gated agreement figures of semantic and depth models (``conversion.dense_gate``).
+DENSE_GATED = ("miou", "depth_agreement", "depth_delta1")
+
+
 def gated(key: str) -> bool:
     """Whether a metric counts for the drop: every mAP50-95, and classify's top-1 / top-5 figures."""
-    return key.endswith("map50_95") or key.startswith("top")
+    return key.endswith("map50_95") or key.startswith("top") or key in DENSE_GATED
 
 
 def metric_label(task: str) -> str:
     """What the drop is measured in, for messages."""
-    return "top-1/top-5" if task == "classify" else "mAP50-95"
+    return {"classify": "top-1/top-5", "semantic": "mIoU (agreement with FP32)",
+            "depth": "depth agreement (1 - mean relative difference from FP32)"}.get(task, "mAP50-95")
 
 
 def headline(accuracy: Accuracy) -> float:

@@ -15,7 +15,8 @@ PRECISIONS = ("fp32", "fp16", "int8")
 
 @dataclass(frozen=True)
 class Options:
-    """Validated command-line options. ``imgsz`` is (h, w); ``max_drop`` is in mAP points."""
+    """Validated command-line options. ``imgsz`` is (h, w), None for the checkpoint's own
+    (``conversion.input_size``); ``max_drop`` is in mAP points."""
 
     source: str
     precision: str
@@ -23,7 +24,7 @@ class Options:
     model_id: str | None = None
     data: str | None = None
     val: str | None = None
-    imgsz: tuple[int, int] = (640, 640)
+    imgsz: tuple[int, int] | None = None
     device: str = "CPU"
     dynamic: bool = False
     max_drop: float = 1.0
@@ -33,6 +34,7 @@ class Options:
     recipe: str = quantize.DEFAULT.name
     accuracy_control: bool = True
     bench_seconds: float = 12.0
+    end2end: bool = False
 
 
 def default_model_id(source: str, precision: str) -> str:

@@ -17,8 +17,10 @@ from typing import Any
 from conversion import calibration, data_split, dataset, devices, export, gate, quantize, report, speed
 from conversion.bundle import Staging, check_target
 from conversion.data_split import DataSplit
+from conversion.dense_gate import DENSE_TASKS, DenseGate
 from conversion.errors import AccuracyGateError, UsageError
 from conversion.holdout_gate import HoldoutGate, failure_hint
+from conversion.input_size import default_imgsz
 from conversion.options import Options, check_options
 from conversion.progress import Progress
 from conversion.report_data import (
@@ -70,6 +72,8 @@ def run(opts: Options) -> Path:
     core = ov.Core()
     device = devices.check_device(opts.device, opts.dynamic, core)
     source = load_source(opts.source)
+    if opts.imgsz is None:
+        opts = replace(opts, imgsz=default_imgsz(source.task, source.model))
     _check_source(opts, source)
     work = Path(tempfile.mkdtemp(prefix="yolo-edge-convert-"))
     staging = Staging(target)
@@ -82,6 +86,7 @@ def run(opts: Options) -> Path:
 
 
 def _check_source(opts: Options, source: SourceModel) -> None:
+    assert opts.imgsz is not None  # resolved in run()
     if source.task == "classify" and opts.imgsz[0] != opts.imgsz[1]:
         raise UsageError(f"--imgsz {opts.imgsz[0]} {opts.imgsz[1]}: a classify model takes a square input "
                          "(its images are centre-cropped); give one N.")
@@ -117,7 +122,8 @@ def _convert(job: _Job, bundle: Path) -> None:
 
 
 def _export_fp32(job: _Job) -> _Fp32:
-    folder = export.export_fp32(job.source, job.work, job.opts.imgsz, job.opts.dynamic)
+    assert job.opts.imgsz is not None  # resolved in run()
+    folder = export.export_fp32(job.source, job.work, job.opts.imgsz, job.opts.dynamic, job.opts.end2end)
     metadata = export.read_metadata(folder)
     xml = export.ir_file(folder)
     imgsz = (int(metadata["imgsz"][0]), int(metadata["imgsz"][1]))
@@ -158,7 +164,7 @@ def _gate_accuracy(job: _Job, fp32: _Fp32, data: DataSplit | None,
     opts = job.opts
     if opts.precision == "fp32" or data is None:
         return None, ()
-    checker = HoldoutGate(opts, job.source, fp32.imgsz, job.device, job.core, job.work, fp32.folder, data.split,
+    checker = _gate_class(job.source.task)(opts, job.source, fp32.imgsz, job.device, job.core, job.work, fp32.folder, data.split,
                           data.labelled, job.progress)
     accuracy = checker.measure(candidate)
     drop = gate.drop_points(checker.reference, accuracy)
@@ -179,6 +185,11 @@ def _gate_accuracy(job: _Job, fp32: _Fp32, data: DataSplit | None,
     result = AccuracyResult(accuracy.mode, accuracy.images, checker.reference.metrics, accuracy.metrics, drop,
                             opts.max_drop, passed, not passed and opts.force)
     return result, tuple(attempts)
+
+
+def _gate_class(task: str) -> type[HoldoutGate | DenseGate]:
+    """Semantic and depth models are gated on agreement of their maps; the rest by ``HoldoutGate``."""
+    return DenseGate if task in DENSE_TASKS else HoldoutGate
 
 
 def _accuracy_note(opts: Options) -> str:

@@ -38,12 +38,15 @@ RECIPES = {r.name: r for r in (ULTRALYTICS, DEFAULT)}
 def describe(recipe: Recipe, task: str = "detect") -> str:
     """One sentence for the report: what ``recipe`` keeps in float and how it corrects biases."""
     parts = [f"NNCF {recipe.preset} preset"]
-    if task != "classify":  # Ultralytics ignores nothing in a Classify head
+    if task not in NO_HEAD_SCOPE:  # Ultralytics ignores nothing in these heads
         parts.append("Ultralytics' head scope (box decoding, DFL, sigmoid) in float")
     if recipe.float_outputs:
         parts.append("output-feeding layers in float")
     parts.append("full bias correction" if not recipe.fast_bias_correction else "fast bias correction")
     return "; ".join(parts) + "."
+
+#: Heads that are not Detect subclasses: Ultralytics' exporter gives them no ignored scope.
+NO_HEAD_SCOPE = ("classify", "semantic", "depth")
 
 #: --device -> NNCF target device (the hardware config decides which ops get quantized).
 TARGET_DEVICES = {"CPU": "CPU", "GPU": "GPU", "NPU": "NPU", "AUTO": "ANY"}
@@ -54,7 +57,7 @@ def ultralytics_head_scope(ov_model: Any, task: str = "detect") -> list[str]:
     ``<head>.dfl``): box decoding, DFL and class sigmoid. Mirrors ``torch2openvino(int8_detect=True)``,
     which Ultralytics' exporter sets for Detect heads and their subclasses (Segment, Pose, OBB); a
     Classify head gets no ignored scope there, nor here."""
-    if task == "classify":
+    if task in NO_HEAD_SCOPE:
         return []
     operations = ov_model.get_ordered_ops()
     sigmoids = [op.get_friendly_name() for op in operations if op.get_type_name() == "Sigmoid"]

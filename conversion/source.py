@@ -12,8 +12,9 @@ from conversion.errors import SourceError
 
 logger = logging.getLogger(__name__)
 
-#: Tasks whose outputs the daemon post-processes (classify images are centre-cropped, the rest letterboxed).
-SUPPORTED_TASKS = ("detect", "segment", "pose", "obb", "classify")
+#: Tasks whose outputs the daemon post-processes (classify images are centre-cropped, depth images
+#: stretched, the rest letterboxed).
+SUPPORTED_TASKS = ("detect", "segment", "pose", "obb", "classify", "semantic", "depth")
 #: A bare Ultralytics release name such as ``yolo11n.pt`` or ``yolov8s-seg.pt``.
 _RELEASE_NAME = re.compile(r"^yolo[a-z0-9.-]*\.pt$", re.IGNORECASE)
 

@@ -35,16 +35,21 @@ class RequestField:
     description: str
     low: float | None = None
     high: float | None = None
+    choices: tuple[int, ...] | None = None  # the only values allowed within the range, when not every one is
 
     def contains(self, value: Any) -> bool:
         """Whether an already typed ``value`` is in range (config values arrive typed from YAML)."""
         if self.low is None or self.high is None:
             return True
+        if self.choices is not None and value not in self.choices:
+            return False
         return isinstance(value, (int, float)) and not isinstance(value, bool) and self.low <= value <= self.high
 
     @property
     def expect(self) -> str:
         """The words a person reads when a value is out of range."""
+        if self.choices is not None:
+            return "one of " + ", ".join(map(str, self.choices))
         kind = "an integer" if self.kind == "integer" else "a number"
         return f"{kind} from {self.low:g} to {self.high:g}"
 
@@ -56,7 +61,10 @@ class RequestField:
         if self.kind == "classes":
             return parse_classes(label, raw, num_classes)
         if self.kind == "integer":
-            return parse_int(label, raw, int(self.low), int(self.high))  # type: ignore[arg-type]
+            value = parse_int(label, raw, int(self.low), int(self.high))  # type: ignore[arg-type]
+            if self.choices is not None and value not in self.choices:
+                raise BadRequest(f"{label} must be {self.expect}, got {shown(raw)}")
+            return value
         return parse_float(label, raw, self.low, self.high)  # type: ignore[arg-type]
 
 
@@ -69,6 +77,8 @@ FIELDS: dict[str, RequestField] = {f.name: f for f in (
     RequestField("max_det", "integer", 300, "most detections returned", 1, 300),
     RequestField("decimals", "integer", 5, "rounding of every number", 0, 10),
     RequestField("top_k", "integer", 5, "classify models: how many classes to return", 1, 1000),
+    RequestField("bits", "integer", 16, "depth models: bits per pixel of the depth PNG (8, 12 or 16)", 8, 16,
+                 choices=(8, 12, 16)),
 )}
 
 

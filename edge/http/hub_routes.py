@@ -1,4 +1,8 @@
-"""The Ultralytics HUB dialect: ``POST /v1/predict/{model_id}`` and ``GET /v1/models``."""
+"""The Ultralytics HUB dialect: ``POST /v1/predict/{model_id}`` and ``GET /v1/models``.
+
+A semantic or depth model's answer carries, beside ``data`` (its ``summary()``), the per-image map the
+Platform dialect sends: ``semantic_mask`` or ``depth`` (``edge.inference.dense_png``; ``bits`` honoured).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from aiohttp import web
 from edge.http.app_keys import STATE
 from edge.http.auth import require_key
 from edge.http.predict_form import HUB, parse_options, read_field
-from edge.http.prediction import run_prediction, server_timing
+from edge.http.prediction import dense_answer, run_prediction, server_timing
 from edge.http.request_body import image_bytes, read_form
 from edge.http.responses import json_response
 from edge.inference.summary import summarize
@@ -27,7 +31,8 @@ async def predict_v1(request: web.Request) -> web.Response:
         data = await image_bytes(form, "image", "url", serving.config)
         pred, timings = await run_prediction(request, serving, model, data, options)
     items = summarize(pred, model.spec.names, output.normalize, output.decimals, top_k=top_k)
-    return json_response({"success": True, "message": "Inference complete.", "data": items}, 200,
+    dense = await dense_answer(serving, pred, output.bits)  # semantic and depth models: their maps beside data
+    return json_response({"success": True, "message": "Inference complete.", "data": items, **dense}, 200,
                          server_timing(timings))
 
 

@@ -42,10 +42,12 @@ PLATFORM_FORM = form_schema(PLATFORM, "file", "source", "Instead of `file`: an h
 SUMMARY_ITEM: Json = {
     "type": "object",
     "description": "One Ultralytics `Results.summary()` item: a detection (box), mask polygon (segments), "
-                   "keypoints, oriented box or a class with its confidence",
-    "required": ["name", "class", "confidence"],
+                   "keypoints, oriented box, a class with its confidence, or (semantic models) a class with "
+                   "its share of the image's pixels",
+    "required": ["name", "class"],
     "properties": {
         "name": {"type": "string"}, "class": {"type": "integer"}, "confidence": {"type": "number"},
+        "pixel_ratio": {"type": "number"},
         "box": {"type": "object", "additionalProperties": {"type": "number"}},
         "segments": {"type": "object"}, "keypoints": {"type": "object"},
         "track_id": {"type": "integer", "description": "The object's track (cameras with `track:`)"},
@@ -65,10 +67,22 @@ COUNTS: Json = {
             "properties": {"occupancy": PER_CLASS, "dwell_s": PER_CLASS, "entered": PER_CLASS}}},
     },
 }
+PNG_MAP = {"shape": {"type": "array", "items": {"type": "integer"}}, "encoding": {"const": "png"},
+           "data": {"type": "string", "description": "base64 PNG"}}
+DENSE_MAPS: Json = {
+    "semantic_mask": {"type": "object", "required": list(PNG_MAP), "properties": PNG_MAP,
+                      "description": "Semantic models: the class index of every pixel (8-bit PNG; 16-bit past "
+                                     "256 classes)"},
+    "depth": {"type": "object", "required": [*PNG_MAP, "min", "max", "bits"],
+              "properties": {**PNG_MAP, "min": {"type": "number"}, "max": {"type": "number"},
+                             "bits": {"enum": [8, 12, 16]}},
+              "description": "Depth models: depth / max on `bits` bits per pixel (metres = pixels * max / "
+                             "(255 if bits == 8 else 65535))"},
+}
 HUB_ANSWER: Json = {
     "type": "object", "required": ["success", "message", "data"],
     "properties": {"success": {"const": True}, "message": {"type": "string"},
-                   "data": {"type": "array", "items": SUMMARY_ITEM}},
+                   "data": {"type": "array", "items": SUMMARY_ITEM}, **DENSE_MAPS},
 }
 SPEED = {"type": "object", "description": "Milliseconds per stage",
          "properties": {k: {"type": "number"} for k in ("preprocess", "inference", "postprocess")}}
@@ -78,7 +92,7 @@ PLATFORM_ANSWER: Json = {
         "images": {"type": "array", "items": {
             "type": "object", "required": ["shape", "speed", "results"],
             "properties": {"shape": {"type": "array", "items": {"type": "integer"}}, "speed": SPEED,
-                           "results": {"type": "array", "items": SUMMARY_ITEM}}}},
+                           "results": {"type": "array", "items": SUMMARY_ITEM}, **DENSE_MAPS}}},
         "metadata": {"type": "object", "properties": {
             "imageCount": {"type": "integer"}, "classNames": {"type": "array", "items": {"type": "string"}},
             "model": {"type": "string"}, "task": {"type": "string"}, "version": {"type": "object"},

@@ -49,7 +49,8 @@ def field_schema(f: RequestField, default: Any) -> Json:
         return {**BOOL_TEXT, "description": text}
     if f.kind == "classes":
         return {"type": "string", "description": text}
-    return {"type": f.kind, "minimum": f.low, "maximum": f.high, "default": default, "description": text}
+    schema = {"type": f.kind, "minimum": f.low, "maximum": f.high, "default": default, "description": text}
+    return {**schema, "enum": list(f.choices)} if f.choices is not None else schema
 
 
 KEYED: list[dict[str, list[str]]] = [{"ApiKey": []}, {"Bearer": []}]

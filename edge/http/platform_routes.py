@@ -5,14 +5,15 @@ The last path segment names the local MODEL_ID; owner and project are accepted a
 comes in ``Authorization: Bearer <key>`` (checked against the same keys as ``x-api-key``). The image
 is a multipart ``file``, or a ``source`` field holding an http(s) URL (fetched under ``url_fetch``
 rules) or base64 (a ``data:image/...;base64,`` prefix is allowed). Options: ``conf`` (0.25), ``iou``
-(0.7), ``imgsz`` (640), ``normalize``, ``decimals`` (5), ``classes``, ``max_det``; other fields
-(``vid_stride``, ``bits``) are ignored, as the cloud ignores fields it does not use. Without ``imgsz``
+(0.7), ``imgsz`` (640), ``normalize``, ``decimals`` (5), ``classes``, ``max_det``, ``bits`` (depth: 8, 12 or
+16, default 16); other fields (``vid_stride``) are ignored, as the cloud ignores fields it does not use. Without ``imgsz``
 a fixed-shape model smaller than 640 (a 224 classifier) runs at its own size instead of refusing.
 
 Success::
 
     {"images": [{"shape": [h, w], "speed": {"preprocess", "inference", "postprocess"} (ms),
-                 "results": [summary() items]}],
+                 "results": [summary() items],
+                 "semantic_mask" | "depth": {"shape", "encoding": "png", "data", ("min", "max", "bits")}}],
      "metadata": {"imageCount", "classNames", "model", "task", "version", "functionTimeAlive",
                   "functionTimeCall"}}  (both times in ms)
 
@@ -36,7 +37,7 @@ from edge.config.settings import Config
 from edge.http.app_keys import ERROR_BODY, STATE
 from edge.http.auth import api_key_of, require_key
 from edge.http.predict_form import PLATFORM, parse_options, single
-from edge.http.prediction import run_prediction
+from edge.http.prediction import dense_answer, run_prediction
 from edge.http.request_body import read_form
 from edge.http.responses import json_response
 from edge.http.url_fetch import fetch_image
@@ -77,17 +78,18 @@ async def predict_platform(request: web.Request) -> web.Response:
         data = await source_bytes(form, serving.config)
         pred, timings = await run_prediction(request, serving, model, data, options)
     results = summarize(pred, model.spec.names, output.normalize, output.decimals, top_k=CLASSIFY_TOP_K)
-    return json_response(answer(state, model, pred, timings, results, started))
+    dense = await dense_answer(serving, pred, output.bits)
+    return json_response(answer(state, model, pred, timings, results, started, dense))
 
 
 def answer(state: ServiceState, model: LoadedModel, pred: Prediction, timings: Timings,
-           results: list[dict[str, Any]], started: float) -> dict[str, Any]:
+           results: list[dict[str, Any]], started: float, dense: dict[str, Any] | None = None) -> dict[str, Any]:
     spec = model.spec
     now = time.perf_counter()
     version = {"yolo-edge": __version__, "python": platform.python_version(), "ultralytics": spec.version,
                "openvino": state.serving.engine.version}
     return {
-        "images": [{"shape": list(pred.orig_shape), "speed": timings.as_speed(), "results": results}],
+        "images": [{"shape": list(pred.orig_shape), "speed": timings.as_speed(), "results": results, **(dense or {})}],
         "metadata": {
             "imageCount": 1,
             "classNames": [spec.names[i] for i in sorted(spec.names)],

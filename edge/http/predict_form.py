@@ -19,6 +19,7 @@ from edge.inference.options import PredictOptions
 class OutputOptions:
     normalize: bool = False
     decimals: int = 5
+    bits: int = 16  # depth models: bits per pixel of the depth PNG
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,9 @@ class Dialect:
         return [(self.name(k), FIELDS[k], self.default(k)) for k in self.fields]
 
 
-HUB = Dialect(fields=Dialect.fields + ("top_k",))
-PLATFORM = Dialect(renamed={"size": "imgsz", "confidence": "conf"}, defaults={"iou": 0.7})
+HUB = Dialect(fields=Dialect.fields + ("top_k", "bits"))
+PLATFORM = Dialect(renamed={"size": "imgsz", "confidence": "conf"}, defaults={"iou": 0.7},
+                   fields=Dialect.fields + ("bits",))
 DEEPSTACK = Dialect(renamed={"confidence": "min_confidence"}, defaults={"confidence": 0.4}, fields=("confidence",))
 
 
@@ -76,4 +78,5 @@ def parse_options(form: Mapping[str, Any], num_classes: int, dialect: Dialect = 
 
     options = PredictOptions(size=get("size", default_size), confidence=get("confidence"), iou=get("iou"),
                              max_det=get("max_det"), classes=get("classes"))
-    return options, OutputOptions(normalize=get("normalize"), decimals=get("decimals"))
+    bits = get("bits") if "bits" in dialect.fields else FIELDS["bits"].default
+    return options, OutputOptions(normalize=get("normalize"), decimals=get("decimals"), bits=bits)

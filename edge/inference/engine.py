@@ -65,9 +65,10 @@ class LoadedModel:
         self.device = device
         self.precision = precision
         self.dynamic = dynamic
-        # ``models.shapes: minimal`` on a dynamic export (not on the NPU, not classify): one compilation per shape.
+        # ``models.shapes: minimal`` on a dynamic export (not on the NPU): one compilation per shape.
+        # Not classify (centre-cropped) nor depth (stretched to the square, as Ultralytics does).
         self.shape_aware = shapes == "minimal" and dynamic and isinstance(pool, ShapePools) \
-            and spec.task != "classify"
+            and spec.task not in ("classify", "depth")
         # Padding to a stride multiple only, as Ultralytics does for a dynamic export; not when run as
         # static per shape, where Ultralytics pads to the square so that few shapes are compiled.
         self.minimal_padding = spec.dynamic is True and not isinstance(pool, ShapePools)

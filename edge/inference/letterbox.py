@@ -56,6 +56,19 @@ def letterbox(image: np.ndarray, size: tuple[int, int], stride: int = 32, minima
     return image, Letterbox(gain_x=new_w / w, gain_y=new_h / h, pad=(left, top), input_shape=image.shape[:2], original_shape=(h, w))
 
 
+def stretch(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, Letterbox]:
+    """Resize ``image`` (H, W, 3) u8 BGR to exactly ``size`` (h, w), ignoring its aspect ratio.
+
+    Ultralytics' ``LetterBox(scale_fill=True)``: what its depth predictor feeds the model (no padding,
+    so every input pixel is image). Returns the (h, w, 3) u8 BGR input and the mapping back.
+    """
+    h, w = image.shape[:2]
+    if (h, w) != tuple(size):
+        image = cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
+    return image, Letterbox(gain_x=size[1] / w, gain_y=size[0] / h, pad=(0, 0), input_shape=image.shape[:2],
+                            original_shape=(h, w))
+
+
 def minimal_canvas(image_hw: tuple[int, int], bound: tuple[int, int], stride: int) -> tuple[int, int]:
     """The (h, w) input ``letterbox(image, bound, stride, minimal=True)`` makes for an image of
     ``image_hw``: the resized image padded to a stride multiple (Ultralytics' ``LetterBox(auto=True)``;

@@ -22,6 +22,9 @@ class Prediction:
     - ``probs``: classify models only: (C,) float32 class probabilities; the other arrays are empty.
     - ``track_ids``: (N,) int track ids when the camera tracks (``edge.analytics``); then
       ``scores`` follow the tracker's order, not descending.
+    - ``semantic_mask``: semantic models only: (H, W) u8 (int16 past 256 classes) class index of every
+      original-image pixel, 255 for a pixel whose class the request filtered out.
+    - ``depth``: depth models only: (H, W) float32 depth of every original-image pixel (metres).
     - ``orig_shape``: (height, width) of the original image.
     """
 
@@ -34,6 +37,8 @@ class Prediction:
     obb_corners: np.ndarray | None = None
     probs: np.ndarray | None = None
     track_ids: np.ndarray | None = None
+    semantic_mask: np.ndarray | None = None
+    depth: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.scores)

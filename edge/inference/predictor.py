@@ -20,10 +20,14 @@ from edge.inference.center_crop import resize_center_crop
 from edge.inference.decode_lanes import DecodeLanes
 from edge.inference.engine import LoadedModel
 from edge.inference.image_decode import ImageHeader, decode_checked, read_header
-from edge.inference.letterbox import Letterbox, letterbox
+from edge.inference.letterbox import Letterbox, letterbox, stretch
 from edge.inference.options import PredictOptions
 from edge.inference.postprocess import postprocess
 from edge.inference.prediction import Prediction
+
+
+#: Tasks whose image is stretched to the input rather than letterboxed (Ultralytics' ``scale_fill``).
+STRETCHED = ("depth",)
 
 
 @dataclass
@@ -55,6 +59,8 @@ def prepare(model: LoadedModel, image: np.ndarray, options: PredictOptions
     plan = model.plan(options.size, image.shape[:2])
     if model.spec.task == "classify":
         return resize_center_crop(image, plan.canvas[0] if not model.dynamic else plan.fit[0]), image.shape[:2]
+    if model.spec.task in STRETCHED:
+        return stretch(image, plan.canvas)
     return letterbox(image, plan.canvas, model.spec.stride, plan.minimal, plan.fit)
 
 

@@ -20,7 +20,7 @@ from edge.errors import ModelError
 
 logger = logging.getLogger(__name__)
 
-TASKS = ("detect", "segment", "pose", "obb", "classify")
+TASKS = ("detect", "segment", "pose", "obb", "classify", "semantic", "depth")
 MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 

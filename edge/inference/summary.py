@@ -2,9 +2,10 @@
 
 Detect: ``{name, class, confidence, box {x1, y1, x2, y2}}``; segment adds ``segments {x, y}``;
 pose adds ``keypoints {x, y, visible}``; a tracked result adds ``track_id`` after ``box``; OBB boxes
-carry four corners ``x1..y4``; classify gives
-``{name, class, confidence}`` for the top ``top_k`` classes. With ``normalize`` every coordinate is
-divided by the original width or height.
+carry four corners ``x1..y4``; classify gives ``{name, class, confidence}`` for the top ``top_k``
+classes; semantic gives ``{name, class, pixel_ratio}`` per class present; depth gives no items (its map
+travels beside them, ``edge.inference.dense_png``). With ``normalize`` every coordinate is divided by
+the original width or height.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ def summarize(pred: Prediction, names: dict[int, str], normalize: bool = False, 
               top_k: int = 5) -> list[dict[str, Any]]:
     if pred.probs is not None:
         return classify_items(pred.probs, names, decimals, top_k)
+    if pred.semantic_mask is not None:
+        return semantic_items(pred.semantic_mask, names, decimals)
     h, w = pred.orig_shape if normalize else (1, 1)
     scale = np.array([w, h], dtype=np.float64)
     corners = pred.obb_corners if pred.obb_corners is not None else pred.boxes.reshape(-1, 2, 2)
@@ -52,3 +55,23 @@ def classify_items(probs: np.ndarray, names: dict[int, str], decimals: int, top_
     order = np.argsort(-probs, kind="stable")[:top_k]
     return [{"name": names.get(int(c), str(int(c))), "class": int(c), "confidence": round(float(probs[c]), decimals)}
             for c in order]
+
+
+def semantic_items(class_map: np.ndarray, names: dict[int, str], decimals: int) -> list[dict[str, Any]]:
+    """Ultralytics' semantic ``summary()``: the share of pixels of each class present, by class index.
+    A one-class model labels its class 1 (0 is background); 255 (filtered out) is no class."""
+    counts = np.bincount(class_map.reshape(-1).astype(np.int64))
+    total = class_map.size
+    items: list[dict[str, Any]] = []
+    for cls in np.flatnonzero(counts).tolist():
+        if len(names) == 1:
+            if cls != 1:
+                continue
+            cls = 0
+            count = counts[1]
+        elif cls not in names:
+            continue
+        else:
+            count = counts[cls]
+        items.append({"name": names[cls], "class": cls, "pixel_ratio": round(int(count) / total, decimals)})
+    return items

@@ -17,13 +17,7 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return yaml_checkpoint(tmp_path_factory.mktemp("ckpt"))
 
 
-@pytest.fixture(scope="module")
-def semantic_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A YOLO26 semantic-segmentation checkpoint: a task the daemon does not serve."""
-    return yaml_checkpoint(tmp_path_factory.mktemp("sem"), "yolo26n-sem.yaml")
-
-
-def _case(tmp: Path, case: str, checkpoint: Path, unsupported: Path) -> list[str]:
+def _case(tmp: Path, case: str, checkpoint: Path) -> list[str]:
     """The arguments of one bad invocation, built in ``tmp``."""
     out = tmp / "models"
     base = ["--out", out, "--imgsz", IMGSZ, "--bench-seconds", "0"]
@@ -37,8 +31,6 @@ def _case(tmp: Path, case: str, checkpoint: Path, unsupported: Path) -> list[str
     if case == "not_checkpoint":
         (tmp / "junk.pt").write_bytes(b"\x00not a torch file" * 64)
         return [tmp / "junk.pt", "--precision", "fp32", *base]
-    if case == "unsupported_task":
-        return [unsupported, "--precision", "fp32", *base]
     if case == "int8_without_data":
         return [checkpoint, "--precision", "int8", *base]
     if case == "missing_data":
@@ -76,7 +68,6 @@ def _case(tmp: Path, case: str, checkpoint: Path, unsupported: Path) -> list[str
         ("folder_source", SourceError, "is a folder"),
         ("not_pt", SourceError, "not a .pt file"),
         ("not_checkpoint", SourceError, "not an Ultralytics YOLO checkpoint"),
-        ("unsupported_task", SourceError, "task 'semantic' is not supported"),
         ("int8_without_data", UsageError, "needs --data"),
         ("missing_data", DataError, "no such file or folder"),
         ("empty_data", DataError, "no readable image"),
@@ -89,13 +80,13 @@ def _case(tmp: Path, case: str, checkpoint: Path, unsupported: Path) -> list[str
         ("dynamic_npu", DeviceError, "--dynamic cannot be used with --device NPU"),
     ],
 )
-def test_error(case: str, error: type, message: str, tmp_path: Path, checkpoint: Path, semantic_checkpoint: Path,
+def test_error(case: str, error: type, message: str, tmp_path: Path, checkpoint: Path,
                capsys: pytest.CaptureFixture[str]) -> None:
     import openvino as ov
 
     if case == "absent_device" and "NPU" in ov.Core().available_devices:
         pytest.skip("this machine has an NPU")
-    code = convert(*_case(tmp_path, case, checkpoint, semantic_checkpoint))
+    code = convert(*_case(tmp_path, case, checkpoint))
     err = capsys.readouterr().err
     assert code == error.exit_code, err
     assert message in err

@@ -99,14 +99,14 @@ def spread_weights(model: Any, gain: float = 1.5) -> None:
 
 
 @functools.lru_cache(maxsize=None)
-def export_openvino(source: str, imgsz: int, seed: int | None = None) -> Path:
+def export_openvino(source: str, imgsz: int, seed: int | None = None, end2end: bool = False) -> Path:
     """Export a .pt checkpoint, or a model built from a yaml (seeded with ``torch.manual_seed(seed)``,
     weights from ``spread_weights``), to an FP32 OpenVINO folder (Ultralytics ``export
-    format=openvino``), once per session. Returns the folder."""
+    format=openvino``; ``end2end``: its NMS-free head, ``nms=False``), once per session. Returns the folder."""
     import torch
     from ultralytics import YOLO
 
-    out = workdir() / f"{Path(source).stem}-{imgsz}"
+    out = workdir() / f"{Path(source).stem}-{imgsz}{'-e2e' if end2end else ''}"
     out.mkdir(parents=True, exist_ok=True)
     if source.endswith(".yaml"):
         if seed is not None:
@@ -119,7 +119,7 @@ def export_openvino(source: str, imgsz: int, seed: int | None = None) -> Path:
         pt = out / Path(source).name
         pt.write_bytes(Path(source).read_bytes())
     folder = YOLO(str(pt)).export(format="openvino", imgsz=imgsz, dynamic=False, half=False, int8=False,
-                                  device="cpu", verbose=False)
+                                  device="cpu", verbose=False, **({"nms": False} if end2end else {}))
     return Path(folder)
 
 

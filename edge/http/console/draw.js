@@ -1,6 +1,6 @@
 // Drawing a HUB answer over its image on a canvas, for every task: boxes and labels (detect),
 // polygons (segment), keypoints with the COCO skeleton (pose), four corners (obb), top-k bars
-// (classify). Coordinates are original-image pixels (the console never asks for normalize).
+// (classify; semantic models: each class's pixel share). Coordinates are original-image pixels (the console never asks for normalize).
 // Labels go through fillText, never HTML, so a hostile class name stays text.
 
 const COLORS = ["#ff3838", "#ff9d97", "#ff701f", "#ffb21d", "#cfd231", "#48f90a", "#92cc17", "#3ddb86",
@@ -71,10 +71,11 @@ function drawTopK(ctx, items, scale) {
   items.forEach((item, i) => {
     const y = 8 * scale + i * (h + 4 * scale);
     ctx.fillStyle = "#000a"; ctx.fillRect(8 * scale, y, w, h);
-    ctx.fillStyle = color(item.class); ctx.fillRect(8 * scale, y, w * item.confidence, h);
+    const share = item.confidence ?? item.pixel_ratio ?? 0; // semantic models: the class's share of pixels
+    ctx.fillStyle = color(item.class); ctx.fillRect(8 * scale, y, w * share, h);
     ctx.font = `${Math.round(14 * scale)}px system-ui, sans-serif`;
     ctx.fillStyle = "#fff";
-    ctx.fillText(`${item.name} ${item.confidence.toFixed(3)}`, 12 * scale, y + 16 * scale);
+    ctx.fillText(`${item.name} ${share.toFixed(3)}`, 12 * scale, y + 16 * scale);
   });
 }
 

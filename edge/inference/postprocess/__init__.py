@@ -9,15 +9,17 @@ import numpy as np
 from edge.inference.letterbox import Letterbox
 from edge.inference.options import PredictOptions
 from edge.inference.postprocess.classify import postprocess_classify
+from edge.inference.postprocess.depth import postprocess_depth
 from edge.inference.postprocess.detect import postprocess_detect
 from edge.inference.postprocess.obb import postprocess_obb
 from edge.inference.postprocess.pose import postprocess_pose
 from edge.inference.postprocess.segment import postprocess_segment
+from edge.inference.postprocess.semantic import postprocess_semantic
 from edge.inference.prediction import Prediction
 from edge.inference.repository import ModelSpec
 
-__all__ = ["postprocess", "postprocess_classify", "postprocess_detect", "postprocess_obb",
-           "postprocess_pose", "postprocess_segment"]
+__all__ = ["postprocess", "postprocess_classify", "postprocess_depth", "postprocess_detect", "postprocess_obb",
+           "postprocess_pose", "postprocess_segment", "postprocess_semantic"]
 
 
 Postprocessor = Callable[[list[np.ndarray], Letterbox, ModelSpec, PredictOptions], Prediction]
@@ -35,6 +37,8 @@ LETTERBOXED: dict[str, Postprocessor] = {
     "segment": lambda o, lb, spec, opt: postprocess_segment(o, lb, len(spec.names), opt, spec.end2end),
     "obb": lambda o, lb, spec, opt: postprocess_obb(o, lb, len(spec.names), opt, spec.end2end),
     "pose": _pose,
+    "semantic": lambda o, lb, spec, opt: postprocess_semantic(o, lb, len(spec.names), opt),
+    "depth": lambda o, lb, spec, opt: postprocess_depth(o, lb),  # stretched, not letterboxed: no padding in lb
 }
 
 
