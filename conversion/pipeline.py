@@ -16,6 +16,7 @@ from typing import Any
 
 from conversion import calibration, data_split, dataset, devices, export, gate, quantize, report, speed
 from conversion.bundle import Staging, check_target
+from conversion.shapes import record_shapes
 from conversion.data_split import DataSplit
 from conversion.errors import AccuracyGateError, UsageError
 from conversion.holdout_gate import HoldoutGate, failure_hint
@@ -114,6 +115,7 @@ def _convert(job: _Job, bundle: Path) -> None:
         speed=speed_result,
     )
     _write_bundle(candidate, bundle, rep)
+    record_shapes(bundle, job.opts.shapes)
 
 
 def _export_fp32(job: _Job) -> _Fp32:
