@@ -126,7 +126,7 @@ def recorded_shapes(value: Any, stride: int) -> tuple[tuple[int, int], ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
-        raise ValueError(f"{SHAPES_KEY} must be a list of [height, width] pairs, not {value!r}")
+        raise TypeError(f"{SHAPES_KEY} must be a list of [height, width] pairs, not {value!r}")
     shapes = []
     for hw in value:
         if not (isinstance(hw, list) and len(hw) == 2 and all(type(v) is int for v in hw)
