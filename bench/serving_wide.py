@@ -44,7 +44,7 @@ def start(work: Path, name: str, model_dir: Path, shapes: str, cameras: list[dic
                   folder / "daemon.log")
 
 
-def wait_compiled(server: Daemon, image: Path, headers: dict[str, str] | None = None, timeout: float = 180) -> None:
+def wait_compiled(server: ServerProcess, image: Path, headers: dict[str, str] | None = None, timeout: float = 180) -> None:
     """One request starts the compile of the 16:9 shape; wait until the daemon lists it."""
     with open(image, "rb") as f:
         requests.post(predict_url(server), files={"image": f}, headers=headers, timeout=60).raise_for_status()
