@@ -2,8 +2,8 @@
 minimal``) compiles them before it reports ready, as many as ``models.max_shapes`` allows, and past that
 bound drops the least recently used shape for a new one.
 
-One real conversion (a seeded yolov8n.yaml checkpoint, FP32, dynamic, 320: ~30 s) and real daemons
-over real sockets; ``compiled_shapes`` of ``GET /v1/models`` is what the daemon holds compiled.
+One real conversion (a seeded yolov8n.yaml checkpoint, FP32, dynamic, 320: ~30 s; so ``slow``) and real
+daemons over real sockets; ``compiled_shapes`` of ``GET /v1/models`` is what the daemon holds compiled.
 """
 
 from __future__ import annotations
@@ -73,6 +73,7 @@ def serve(bundle: Path, tmp: Path, max_shapes: int) -> Daemon:
                                                                             "max_shapes": max_shapes}})
 
 
+@pytest.mark.slow
 @pytest.mark.ultralytics
 def test_bundle_records_its_shapes_and_the_daemon_compiles_them_at_start(bundle: Path, tmp_path: Path) -> None:
     meta = yaml.safe_load((bundle / "metadata.yaml").read_text())
@@ -84,6 +85,7 @@ def test_bundle_records_its_shapes_and_the_daemon_compiles_them_at_start(bundle:
         daemon.stop()
 
 
+@pytest.mark.slow
 @pytest.mark.ultralytics
 def test_max_shapes_refuses_recorded_shapes_past_the_bound_then_evicts(bundle: Path, tmp_path: Path) -> None:
     daemon = serve(bundle, tmp_path, max_shapes=1)
@@ -104,6 +106,7 @@ def test_max_shapes_refuses_recorded_shapes_past_the_bound_then_evicts(bundle: P
         daemon.stop()
 
 
+@pytest.mark.slow
 @pytest.mark.ultralytics
 def test_max_shapes_zero_keeps_the_square_only(bundle: Path, tmp_path: Path) -> None:
     daemon = serve(bundle, tmp_path, max_shapes=0)
