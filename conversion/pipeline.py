@@ -16,7 +16,6 @@ from typing import Any
 
 from conversion import calibration, data_split, dataset, devices, export, gate, quantize, report, speed
 from conversion.bundle import Staging, check_target
-from conversion.shapes import record_shapes
 from conversion.data_split import DataSplit
 from conversion.errors import AccuracyGateError, UsageError
 from conversion.holdout_gate import HoldoutGate, failure_hint
@@ -32,6 +31,7 @@ from conversion.report_data import (
     SourceInfo,
     SpeedResult,
 )
+from conversion.shapes import record_shapes
 from conversion.source import SourceModel, load_source
 
 logger = logging.getLogger(__name__)
