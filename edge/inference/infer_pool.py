@@ -12,7 +12,6 @@ images run on the pool's requests, compiled for throughput (one stream per core)
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -36,7 +35,6 @@ class InferPool:
         self._idle: deque[ov.InferRequest] = deque(compiled.create_infer_request() for _ in range(size))
         self.solo = solo
         self._solo = solo.create_infer_request() if solo is not None else None
-        self._solo_busy = threading.Lock()  # the solo request runs from the loop or from a worker thread
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._started: dict[int, float] = {}  # id(request) -> monotonic start time
 
@@ -66,8 +64,7 @@ class InferPool:
 
     async def _submit(self, tensor: np.ndarray, finish: Callable[[list[np.ndarray]], Any] | None) -> Any:
         loop = asyncio.get_running_loop()
-        if self._solo is not None and not self._started and not self._waiters \
-                and self._solo_busy.acquire(blocking=False):
+        if self._solo is not None and not self._started and not self._waiters:
             return await self._run(self._solo, tensor, loop, finish)
         while not self._idle:
             waiter: asyncio.Future[None] = loop.create_future()
@@ -121,7 +118,6 @@ class InferPool:
     def _release(self, request: ov.InferRequest) -> None:
         self._started.pop(id(request), None)
         if request is self._solo:
-            self._solo_busy.release()
             return
         self._idle.append(request)
         while self._waiters:
@@ -129,26 +125,6 @@ class InferPool:
             if not waiter.done():
                 waiter.set_result(None)
                 break
-
-    def try_solo_sync(self, tensor: np.ndarray, finish: Callable[[list[np.ndarray]], T]) -> tuple[bool, T | None]:
-        """From a worker thread: run ``tensor`` on the solo request and return ``(True, finish(outputs))``,
-        if the pool is idle and the solo request free; else ``(False, None)`` at once (the caller then
-        submits it as usual). A lone request thus decodes, infers and post-processes in one trip to a
-        worker thread: two thread hand-offs less than through the loop and a completion callback."""
-        if self._solo is None or self._started or self._waiters or not self._solo_busy.acquire(blocking=False):
-            return False, None
-        key = id(self._solo)
-        self._started[key] = time.monotonic()  # seen by the watchdog and by requests arriving meanwhile
-        try:
-            try:
-                self._solo.infer({0: tensor}, share_inputs=True)
-            except RuntimeError as exc:
-                raise DeviceError(f"inference failed: {exc}") from exc
-            outputs = [self._solo.get_output_tensor(i).data for i in range(len(self.compiled.outputs))]
-            return True, finish(outputs)
-        finally:
-            self._started.pop(key, None)
-            self._solo_busy.release()
 
     @property
     def in_flight(self) -> int:

@@ -2,8 +2,7 @@
 
 Decoding and letterboxing run in a thread pool (OpenCV and numpy release the GIL); inference runs
 on the model's infer-request pool, and post-processing in its completion callback, on the output
-tensors in place. A lone request (the model idle) stays in its worker thread from header to answer,
-on the model's latency request. The event loop only schedules.
+tensors in place. The event loop only schedules.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
@@ -26,7 +24,6 @@ from edge.inference.letterbox import Letterbox, letterbox
 from edge.inference.options import PredictOptions
 from edge.inference.postprocess import postprocess
 from edge.inference.prediction import Prediction
-from edge.inference.shape_pools import ShapePools
 
 
 @dataclass
@@ -78,10 +75,8 @@ class Predictor:
         timings = Timings()
         t0 = time.perf_counter()
         with self.lanes.decoding():
-            header, prepared, pred = await loop.run_in_executor(self.executor, self._header_prepare, model, data,
-                                                                options, timings)
-        if pred is not None:
-            return pred, timings
+            header, prepared = await loop.run_in_executor(self.executor, self._header_prepare, model, data,
+                                                          options, timings)
         if prepared is None:
             timings.decode = (time.perf_counter() - t0) * 1000
             async with self.lanes.lane(header):
@@ -91,43 +86,14 @@ class Predictor:
         return await self._infer_postprocess(model, tensor, lb, options, timings)
 
     def _header_prepare(self, model: LoadedModel, data: bytes, options: PredictOptions, timings: Timings
-                        ) -> tuple[ImageHeader, tuple[np.ndarray, Letterbox | tuple[int, int]] | None,
-                                   Prediction | None]:
-        """The header; for a light image the prepared tensor too (None for a heavy one); and when the model
-        is idle, the prediction itself, run here on its latency request (else None: submit it)."""
+                        ) -> tuple[ImageHeader, tuple[np.ndarray, Letterbox | tuple[int, int]] | None]:
+        """The header, and for a light image the prepared tensor too (None for a heavy one)."""
         t0 = time.perf_counter()
         header = read_header(data, self.max_pixels)
         timings.decode = (time.perf_counter() - t0) * 1000
         if header.heavy:
-            return header, None, None
-        tensor, lb = self._decode_prepare(model, data, header, options, timings)
-        return header, (tensor, lb), self._lone(model, tensor, lb, options, timings)
-
-    def _lone(self, model: LoadedModel, tensor: np.ndarray, lb: Letterbox | tuple[int, int], options: PredictOptions,
-              timings: Timings) -> Prediction | None:
-        """A lone request (nothing else in flight on ``model``) runs on the latency request in this worker
-        thread, post-processing included: no hand-off back to the loop between decode and inference and none
-        from a completion callback (the loop is woken once, with the answer). None: busy, submit it."""
-        pool = model.pool.compiled_pool(tensor.shape[:2]) if isinstance(model.pool, ShapePools) else model.pool
-        if pool is None or model.pool.in_flight:
-            return None
-        t1 = time.perf_counter()
-        ended: list[float] = []
-        ran, pred = pool.try_solo_sync(tensor[None], self._finisher(model, lb, options, ended))
-        if not ran:
-            return None
-        timings.inference, timings.postprocess = (ended[0] - t1) * 1000, (time.perf_counter() - ended[0]) * 1000
-        return pred
-
-    @staticmethod
-    def _finisher(model: LoadedModel, lb: Letterbox | tuple[int, int], options: PredictOptions,
-                  ended: list[float]) -> Callable[[list[np.ndarray]], Prediction]:
-        def finish(outputs: list[np.ndarray]) -> Prediction:
-            # On the output tensors themselves: no copy of the (1, 84, 8400) output (docs/benchmark.md).
-            ended.append(time.perf_counter())
-            return detached(postprocess(model.spec.task, outputs, lb, model.spec, options), outputs)
-
-        return finish
+            return header, None
+        return header, self._decode_prepare(model, data, header, options, timings)
 
     def _decode_prepare(self, model: LoadedModel, data: bytes, header: ImageHeader, options: PredictOptions,
                         timings: Timings) -> tuple[np.ndarray, Letterbox | tuple[int, int]]:
@@ -154,8 +120,14 @@ class Predictor:
                                  timings: Timings) -> tuple[Prediction, Timings]:
         t1 = time.perf_counter()
         ended: list[float] = []
-        # Post-processed in the inference's completion callback: no trip through the executor.
-        pred = await model.infer_then(tensor, self._finisher(model, lb, options, ended))
+
+        def finish(outputs: list[np.ndarray]) -> Prediction:
+            # In the inference's completion callback, on the output tensors themselves: no copy of
+            # the (1, 84, 8400) output and no trip through the executor (docs/benchmark.md).
+            ended.append(time.perf_counter())
+            return detached(postprocess(model.spec.task, outputs, lb, model.spec, options), outputs)
+
+        pred = await model.infer_then(tensor, finish)
         t3 = time.perf_counter()
         timings.inference, timings.postprocess = (ended[0] - t1) * 1000, (t3 - ended[0]) * 1000
         return pred, timings

@@ -146,11 +146,6 @@ class ShapePools:
     async def infer_then(self, tensor: np.ndarray, finish: Callable[[list[np.ndarray]], T]) -> T:
         return await (await self._get(tensor.shape[1:3])).infer_then(tensor, finish)
 
-    def compiled_pool(self, shape: tuple[int, int]) -> InferPool | None:
-        """The pool of ``shape`` if it is compiled, else None (never compiles)."""
-        with self._lock:
-            return self._pools.get(shape)
-
     def _snapshot(self) -> list[InferPool]:
         with self._lock:
             return list(self._pools.values())

@@ -65,32 +65,3 @@ async def test_an_error_in_finish_reaches_the_caller_and_frees_the_request(model
         await pool.infer_then(tensor(0), broken)
     assert pool.in_flight == 0
     assert (await pool.infer(tensor(0)))[0][0, 0] == 100
-
-
-async def test_a_lone_request_runs_on_the_solo_request_from_a_worker_thread(models: tuple[ov.CompiledModel, ...]
-                                                                           ) -> None:
-    pool = InferPool(models[0], 2, solo=models[1])
-    ran, total = await asyncio.to_thread(pool.try_solo_sync, tensor(1), lambda outputs: float(outputs[0].sum()))
-    assert ran and total == 4 * 101 and pool.in_flight == 0
-    assert (await pool.infer(tensor(0)))[0][0, 0] == 100  # the solo request is free again
-
-
-async def test_the_worker_thread_path_declines_while_anything_is_in_flight(models: tuple[ov.CompiledModel, ...]
-                                                                          ) -> None:
-    pool = InferPool(models[0], 1, solo=models[1])
-    running = asyncio.ensure_future(pool.infer(tensor(0)))  # takes the solo request
-    await asyncio.sleep(0)
-    # No await in between: the first cannot finish before the check (it declines at once, without inferring).
-    assert pool.in_flight == 1 and pool.try_solo_sync(tensor(1), lambda outputs: 0) == (False, None)
-    await running
-    assert InferPool(models[0], 1).try_solo_sync(tensor(1), lambda outputs: 0) == (False, None)  # no solo at all
-
-
-async def test_the_solo_request_is_never_run_twice_at_once(models: tuple[ov.CompiledModel, ...]) -> None:
-    """Threads racing for it: each either runs on the solo request or declines; every answer is right."""
-    pool = InferPool(models[0], 2, solo=models[1])
-    results = await asyncio.gather(*[asyncio.to_thread(pool.try_solo_sync, tensor(i),
-                                                       lambda outputs: float(outputs[0][0, 0])) for i in range(16)])
-    assert any(ran for ran, _ in results)
-    assert all(value == i + 100 for i, (ran, value) in enumerate(results) if ran)
-    assert pool.in_flight == 0
