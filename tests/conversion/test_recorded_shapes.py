@@ -8,7 +8,9 @@ daemons over real sockets; ``compiled_shapes`` of ``GET /v1/models`` is what the
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -68,9 +70,14 @@ def compiled_shapes(daemon: Daemon) -> list[list[int]]:
     return model["compiled_shapes"]
 
 
-def serve(bundle: Path, tmp: Path, max_shapes: int) -> Daemon:
-    return start_daemon(tmp, link_models(tmp, {"v8": bundle}), {"models": {"shapes": "minimal",
-                                                                            "max_shapes": max_shapes}})
+@contextlib.contextmanager
+def serving(bundle: Path, tmp: Path, max_shapes: int) -> Iterator[Daemon]:
+    daemon = start_daemon(tmp, link_models(tmp, {"v8": bundle}), {"models": {"shapes": "minimal",
+                                                                              "max_shapes": max_shapes}})
+    try:
+        yield daemon
+    finally:
+        daemon.stop()
 
 
 @pytest.mark.slow
@@ -78,18 +85,14 @@ def serve(bundle: Path, tmp: Path, max_shapes: int) -> Daemon:
 def test_bundle_records_its_shapes_and_the_daemon_compiles_them_at_start(bundle: Path, tmp_path: Path) -> None:
     meta = yaml.safe_load((bundle / "metadata.yaml").read_text())
     assert meta["yolo_edge_shapes"] == [WIDE, FOUR_THREE]  # 192x320 given twice, recorded once
-    daemon = serve(bundle, tmp_path, max_shapes=8)
-    try:
+    with serving(bundle, tmp_path, max_shapes=8) as daemon:
         assert compiled_shapes(daemon) == [SQUARE, WIDE, FOUR_THREE]  # at ready, before any request
-    finally:
-        daemon.stop()
 
 
 @pytest.mark.slow
 @pytest.mark.ultralytics
 def test_max_shapes_refuses_recorded_shapes_past_the_bound_then_evicts(bundle: Path, tmp_path: Path) -> None:
-    daemon = serve(bundle, tmp_path, max_shapes=1)
-    try:
+    with serving(bundle, tmp_path, max_shapes=1) as daemon:
         assert compiled_shapes(daemon) == [SQUARE, WIDE]
         assert "no room for the recorded shapes 256x320" in daemon.log()
         # A 4:3 frame compiles its shape in the background; the bound drops the 16:9 one for it.
@@ -102,16 +105,11 @@ def test_max_shapes_refuses_recorded_shapes_past_the_bound_then_evicts(bundle: P
             assert time.monotonic() < deadline, daemon.tail()
             time.sleep(0.1)
         assert compiled_shapes(daemon) == [SQUARE, FOUR_THREE]
-    finally:
-        daemon.stop()
 
 
 @pytest.mark.slow
 @pytest.mark.ultralytics
 def test_max_shapes_zero_keeps_the_square_only(bundle: Path, tmp_path: Path) -> None:
-    daemon = serve(bundle, tmp_path, max_shapes=0)
-    try:
+    with serving(bundle, tmp_path, max_shapes=0) as daemon:
         assert compiled_shapes(daemon) == [SQUARE]
         assert "they run at the square" in daemon.log()
-    finally:
-        daemon.stop()
