@@ -1,6 +1,6 @@
 """Serving benchmark: the engine alone, the yolo-edge daemon and the Ultralytics baseline, one run.
 
-    python bench/serving_bench.py [--model DIR] [--duration 10] [--json out.json] [--quick]
+    python bench/serving_bench.py [--model DIR] [--dynamic DIR] [--duration 10] [--json out.json] [--quick]
 
 1. engine alone: the daemon's compiled graph (pre-processing inside) on already-letterboxed u8
    tensors, in this process. Throughput with PERFORMANCE_HINT=THROUGHPUT and its optimal number of
@@ -11,6 +11,11 @@
    rotating over the same JPEGs.
 3. the baseline (``bench/baseline_server.py``: Ultralytics ``YOLO(ir_dir)`` in an aiohttp handler),
    driven the same way.
+
+4. with ``--dynamic`` (a dynamic-shape export of the same weights): 16:9 sets (1280x720 and 1920x1080
+   JPEGs) served square vs shape-aware (``models.shapes: minimal``) and by the baseline, a camera
+   scenario (N cameras at 720p, frames/s inferred per camera), the engine's batch-1 latency at 384x640
+   and the time per stage of lone requests (``bench/serving_wide.py``).
 
 Prints one table and writes the same figures as JSON. CPU time per request is the server process's
 utime + stime (``/proc/PID/stat``, all threads) over the run divided by the requests served; RSS is
@@ -36,6 +41,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from bench.figures_out import print_and_write  # noqa: E402
 from tests.support.daemon import Daemon, ServerProcess, free_port, link_models, write_config  # noqa: E402
 
 DEFAULT_MODEL = REPO.parent / "shared" / "data" / "models" / "yolov8n_int8_openvino_model"
@@ -79,8 +85,10 @@ def write_bodies(images: list[Path], folder: Path, size: int) -> int:
 
 # ---------------------------------------------------------------- engine alone
 
-def bench_engine(model_dir: Path, images: list[Path], duration: float) -> dict[str, Any]:
-    """Throughput (THROUGHPUT hint, optimal async requests) and batch-1 latency (LATENCY hint)."""
+def bench_engine(model_dir: Path, images: list[Path], duration: float,
+                 shape: tuple[int, int] | None = None) -> dict[str, Any]:
+    """Throughput (THROUGHPUT hint, optimal async requests) and batch-1 latency (LATENCY hint), at the
+    export's own size, or (a dynamic export) at ``shape`` (h, w) with the images padded minimally into it."""
     import openvino as ov
 
     from edge.inference.compile_options import compile_properties
@@ -91,16 +99,20 @@ def bench_engine(model_dir: Path, images: list[Path], duration: float) -> dict[s
     spec = read_model_folder(model_dir, model_id=MODEL_ID)
     core = ov.Core()
     tensors = []
-    size = (spec.imgsz[0], spec.imgsz[1])
+    size = shape or (spec.imgsz[0], spec.imgsz[1])
     for path in images:
         image = cv2.imread(str(path))
         if image is None:
             raise SystemExit(f"{path}: not a readable image")
-        tensors.append(np.ascontiguousarray(letterbox(image, size, spec.stride)[0][None]))
+        tensor = letterbox(image, (640, 640), spec.stride, minimal=True)[0] if shape else \
+            letterbox(image, size, spec.stride)[0]
+        if tensor.shape[:2] != size:
+            raise SystemExit(f"{path}: pads to {tensor.shape[:2]}, not {size}")
+        tensors.append(np.ascontiguousarray(tensor[None]))
 
     def compiled(hint: str) -> ov.CompiledModel:
         model = core.read_model(spec.xml)
-        model.reshape([1, 3, *spec.imgsz])
+        model.reshape([1, 3, *size])
         return core.compile_model(embed_preprocessing(model), "CPU", compile_properties("CPU", hint))
 
     # Throughput: keep every request busy for ``duration`` seconds.
@@ -281,6 +293,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--infer-requests", type=int, default=0,
                    help="the daemon's models.infer_requests (0: OpenVINO's optimum; 1: lean, one LATENCY compilation)")
     p.add_argument("--json", type=Path, default=Path("serving_bench.json"), help="where to write the figures")
+    p.add_argument("--dynamic", type=Path,
+                   help="a dynamic-shape export of the same weights: adds the 16:9 sets and the camera scenario")
+    p.add_argument("--cameras", type=int, default=4, help="cameras in the 16:9 camera scenario (default 4)")
+    p.add_argument("--wide-images", type=int, default=16, help="coco128 images made 16:9 (default 16)")
     p.add_argument("--quick", action="store_true", help="seconds, not minutes: for the test")
     args = p.parse_args(argv)
     if args.quick:
@@ -335,10 +351,23 @@ def main(argv: list[str] | None = None) -> int:
     print("engine alone, again...", file=sys.stderr)
     result["engine"] = conservative(first, bench_engine(args.model, images, args.duration))
     result["ratios"] = ratios(result["engine"], result["daemon"], result["baseline"])
-    result["setup"]["load_after"] = os.getloadavg()
-    print(table(result))
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"figures written to {args.json}", file=sys.stderr)
+    text = table(result)
+    if args.dynamic:
+        from bench import serving_wide
+
+        with tempfile.TemporaryDirectory(prefix="yolo-edge-bench-wide-") as tmp:
+            wide = serving_wide.run(Path(tmp), args.dynamic, args.coco, args.wide_images, concurrency, args.duration,
+                                    args.warmup, args.cameras, not args.no_baseline)
+            print("engine alone at 384x640...", file=sys.stderr)
+            wide_720 = sorted(Path(tmp).glob("wide_1280x720/*.jpg"))
+            wide["engine_384x640"] = bench_engine(args.dynamic, wide_720, args.duration, (384, 640))
+        c1 = next((r for r in wide["sets"]["1280x720"]["minimal"]["runs"] if r["concurrency"] == 1), None)
+        if c1 is not None:
+            wide["ratios"]["c1_p50_minimal_1280x720_minus_engine_latency_384x640_ms"] = round(
+                c1["p50_ms"] - wide["engine_384x640"]["latency_p50_ms"], 2)
+        result["wide"] = wide
+        text += serving_wide.table(wide, wide["engine_384x640"])
+    print_and_write(text, result, args.json)
     return 0
 
 

@@ -16,7 +16,6 @@ minimal: the least CPU per request of each, less moved by other load on a shared
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -31,6 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from bench.serving_bench import DEFAULT_COCO, MODEL_ID, best, drive, write_bodies  # noqa: E402
 from tests.support.daemon import Daemon, free_port, link_models, write_config  # noqa: E402
+from bench.figures_out import print_and_write  # noqa: E402
 from tests.support.wide_images import wide_jpegs  # noqa: E402
 
 
@@ -116,9 +116,7 @@ def main(argv: list[str] | None = None) -> int:
                         "concurrency": concurrency, "cpus": len(os.sched_getaffinity(0)),
                         "load_before": os.getloadavg()},
               "servers": loads, "ratios": ratios}
-    print(table(result))
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"figures written to {args.json}", file=sys.stderr)
+    print_and_write(table(result), result, args.json)
     return 0
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from conversion.errors import ConversionError, PushError, UsageError
 from conversion.interrupt import exit_code, interruptible, signal_of
+from conversion.shapes import parse_shape
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--end2end", action="store_true",
                    help="YOLO26 / YOLOv10: export the NMS-free head (no NMS on the box; default: Ultralytics' "
                         "one-to-many head with NMS after it)")
+    p.add_argument("--shapes", nargs="+", default=[], metavar="SHAPE",
+                   help="with --dynamic: input shapes the daemon compiles at start (models.shapes: minimal), "
+                        "HEIGHTxWIDTH (384x640) or an aspect ratio WIDTH:HEIGHT (16:9 4:3)")
     p.add_argument("--max-drop", type=float, default=1.0, metavar="POINTS",
                    help="largest mAP50-95 drop against FP32 that passes the gate, in points (default 1.0)")
     p.add_argument("--force", action="store_true", help="replace an existing bundle; write even past --max-drop")
@@ -81,11 +85,14 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         push_key = admin_key(args.push_key_file) if args.push else ""
+        imgsz = parse_imgsz(args.imgsz) if args.imgsz else None
         opts = Options(
             source=args.source, precision=args.precision, out=args.out, model_id=args.model_id, data=args.data, val=args.val,
-            imgsz=parse_imgsz(args.imgsz) if args.imgsz else None, device=args.device, dynamic=args.dynamic, max_drop=args.max_drop,
+            imgsz=imgsz, device=args.device, dynamic=args.dynamic, max_drop=args.max_drop,
             force=args.force, quiet=args.quiet, holdout=args.holdout, recipe=args.recipe,
             accuracy_control=args.accuracy_control, bench_seconds=args.bench_seconds, end2end=args.end2end,
+            # an aspect ratio is taken within --imgsz (a detector's default 640 when not given)
+            shapes=tuple(dict.fromkeys(parse_shape(s, imgsz or (640, 640)) for s in args.shapes)),
         )
         # stdout carries only the bundle path; chatter from Ultralytics and NNCF goes to stderr (or nowhere)
         with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull if args.quiet else sys.stderr), \

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from conversion import quantize
 from conversion.errors import UsageError
+from conversion.shapes import check_shapes
 from edge.inference.repository import MODEL_ID
 
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -35,6 +36,7 @@ class Options:
     accuracy_control: bool = True
     bench_seconds: float = 12.0
     end2end: bool = False
+    shapes: tuple[tuple[int, int], ...] = ()  # (h, w) recorded in the bundle (conversion.shapes)
 
 
 def default_model_id(source: str, precision: str) -> str:
@@ -53,6 +55,7 @@ def check_options(opts: Options) -> str:
         raise UsageError(f"--holdout {opts.holdout}: must be between 0 and 1")
     if opts.recipe not in quantize.RECIPES:
         raise UsageError(f"--recipe {opts.recipe}: not one of {', '.join(quantize.RECIPES)}")
+    check_shapes(opts.shapes, opts.dynamic)
     model_id = opts.model_id or default_model_id(opts.source, opts.precision)
     if not MODEL_ID.match(model_id):
         raise UsageError(f"--id {model_id!r}: the daemon takes letters, digits, '.', '_' and '-', "

@@ -33,6 +33,7 @@ from conversion.report_data import (
     SourceInfo,
     SpeedResult,
 )
+from conversion.shapes import record_shapes
 from conversion.source import SourceModel, load_source
 
 logger = logging.getLogger(__name__)
@@ -119,6 +120,7 @@ def _convert(job: _Job, bundle: Path) -> None:
         speed=speed_result,
     )
     _write_bundle(candidate, bundle, rep)
+    record_shapes(bundle, job.opts.shapes)
 
 
 def _export_fp32(job: _Job) -> _Fp32:

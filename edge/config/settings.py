@@ -98,6 +98,9 @@ class ModelsConfig:
     # Ultralytics' PyTorch predictor does (1280x720 at 640 runs 384x640: ~1.5x the throughput); a new
     # shape compiles in the background (2-4 s) while the square serves. The NPU keeps its fixed shape.
     shapes: str = _rule("square", lambda v: v in ("square", "minimal"), "square or minimal")
+    # minimal: the most shapes compiled per model besides the square (each 40-110 MB of RSS for yolov8n INT8,
+    # docs/benchmark.md "Shapes"); past it the least recently used is dropped. 0: the square only.
+    max_shapes: int = _rule(8, lambda v: 0 <= v <= 64, "an integer from 0 to 64")
     # PUT /v1/models/{MODEL_ID}: the largest archive, and the largest total unpacked (MB) ...
     upload_max_mb: float = _rule(1024.0, lambda v: 0 < v <= 65536, "a size in MB, above 0 and at most 65536")
     # ... and the largest single file inside it (MB).

@@ -38,7 +38,7 @@ from edge.inference.devices import (
 from edge.inference.infer_pool import InferPool, T
 from edge.inference.letterbox import minimal_canvas
 from edge.inference.repository import ModelSpec
-from edge.inference.shape_pools import ShapePools
+from edge.inference.shape_pools import MAX_SHAPES, ShapePools
 
 logger = logging.getLogger(__name__)
 
@@ -134,13 +134,14 @@ class Engine:
     """An OpenVINO ``Core`` with the compile cache on, compiling models for one device."""
 
     def __init__(self, device: str = "CPU", cache_dir: Path | None = None, infer_requests: int = 0,
-                 cpu_precision: str = "f32", shapes: str = "square") -> None:
+                 cpu_precision: str = "f32", shapes: str = "square", max_shapes: int = MAX_SHAPES) -> None:
         cap_malloc_arenas()
         self.core = ov.Core()
         self.device = device
         self.infer_requests = infer_requests
         self.cpu_precision = cpu_precision
         self.shapes = shapes
+        self.max_shapes = max_shapes
         self._lock = threading.Lock()
         # Which devices this process sees (name -> full name): logged at start, on /readyz.
         self.visible = visible_devices(self.core)
@@ -158,7 +159,7 @@ class Engine:
     @classmethod
     def from_config(cls, models: ModelsConfig) -> Engine:
         return cls(models.device, models.cache_dir, models.infer_requests, models.cpu_precision,
-                   models.shapes)
+                   models.shapes, models.max_shapes)
 
     def _present(self, device: str) -> bool:
         """Ask ``device``'s own plugin only: listing every device loads every plugin (~18 MB of RSS)."""
@@ -215,7 +216,7 @@ class Engine:
             pinned = {tuple(spec.imgsz): self._compile(spec, self._reshaped(spec, spec.imgsz))} \
                 if shape_aware else None
             pool = ShapePools(lambda hw: self._compile(loaded.spec, self._reshaped(loaded.spec, hw)),
-                              pinned=pinned, name=spec.model_id)
+                              pinned=pinned, name=spec.model_id, max_shapes=self.max_shapes)
             how = "static per input shape, " + ("each image at its minimal rectangle (models.shapes: minimal)"
                                                 if shape_aware else "square (INT8 dynamic on an AMX CPU)")
         else:
@@ -224,10 +225,21 @@ class Engine:
         loaded = LoadedModel(spec, pool, self.device, precision, dynamic, compile_seconds=time.perf_counter() - t0,
                              shapes=self.shapes)
         loaded.warm_up()
+        if loaded.shape_aware and spec.shapes and isinstance(pool, ShapePools):
+            self._precompile(spec, pool)
         logger.info("model %s: %s %s %s on %s, %s, ready in %.2f s", spec.model_id, spec.task, precision,
                     "dynamic" if dynamic else "x".join(map(str, spec.imgsz)), self.device, how,
                     time.perf_counter() - t0)
         return loaded
+
+    def _precompile(self, spec: ModelSpec, pool: ShapePools) -> None:
+        """The shapes the bundle records (``yolo-edge-convert --shapes``), compiled before the model serves."""
+        refused = pool.precompile(spec.shapes)
+        if refused:
+            logger.warning("model %s: models.max_shapes %d leaves no room for the recorded shapes %s: %s",
+                           spec.model_id, pool.max_shapes, ", ".join("x".join(map(str, hw)) for hw in refused),
+                           "they run at the square" if pool.max_shapes == 0 else
+                           "they compile when requested, dropping the least recently used")
 
     def _reshaped(self, spec: ModelSpec, hw: tuple[int, int]) -> ov.Model:
         model = self.core.read_model(spec.xml)

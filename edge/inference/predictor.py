@@ -74,17 +74,32 @@ class Predictor:
 
     async def predict_bytes(self, model: LoadedModel, data: bytes, options: PredictOptions) -> tuple[Prediction, Timings]:
         """``data``: the encoded image. Its header is read (and refused) first, off the loop (a 5 MB
-        JPEG takes ~20 ms to walk); then it waits for its decode lane; decode and letterbox share one
-        trip to the executor."""
+        JPEG takes ~20 ms to walk). A light image is then decoded and letterboxed in the same trip to the
+        executor (one thread hand-off less: the light lane never waits); a heavy one goes back to wait
+        for the heavy lane, then decodes in a second trip."""
         loop = asyncio.get_running_loop()
         timings = Timings()
         t0 = time.perf_counter()
-        header = await loop.run_in_executor(self.executor, read_header, data, self.max_pixels)
-        timings.decode = (time.perf_counter() - t0) * 1000
-        async with self.lanes.lane(header):
-            tensor, lb = await loop.run_in_executor(self.executor, self._decode_prepare, model, data, header,
-                                                    options, timings)
+        with self.lanes.decoding():
+            header, prepared = await loop.run_in_executor(self.executor, self._header_prepare, model, data,
+                                                          options, timings)
+        if prepared is None:
+            timings.decode = (time.perf_counter() - t0) * 1000
+            async with self.lanes.lane(header):
+                prepared = await loop.run_in_executor(self.executor, self._decode_prepare, model, data, header,
+                                                      options, timings)
+        tensor, lb = prepared
         return await self._infer_postprocess(model, tensor, lb, options, timings)
+
+    def _header_prepare(self, model: LoadedModel, data: bytes, options: PredictOptions, timings: Timings
+                        ) -> tuple[ImageHeader, tuple[np.ndarray, Letterbox | tuple[int, int]] | None]:
+        """The header, and for a light image the prepared tensor too (None for a heavy one)."""
+        t0 = time.perf_counter()
+        header = read_header(data, self.max_pixels)
+        timings.decode = (time.perf_counter() - t0) * 1000
+        if header.heavy:
+            return header, None
+        return header, self._decode_prepare(model, data, header, options, timings)
 
     def _decode_prepare(self, model: LoadedModel, data: bytes, header: ImageHeader, options: PredictOptions,
                         timings: Timings) -> tuple[np.ndarray, Letterbox | tuple[int, int]]:

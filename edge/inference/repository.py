@@ -45,6 +45,9 @@ class ModelSpec:
     precision: str | None  # "int8" / "fp16" / "fp32" when metadata says; else the engine infers it
     version: str  # Ultralytics version that exported it
     description: str
+    # (h, w) shapes a ``yolo-edge-convert --shapes`` bundle records (``yolo_edge_shapes`` in metadata.yaml):
+    # compiled at start under ``models.shapes: minimal``. Empty for a plain Ultralytics export.
+    shapes: tuple[tuple[int, int], ...] = ()
 
 
 def scan(models_dir: Path) -> dict[str, ModelSpec]:
@@ -111,4 +114,24 @@ def _spec_from_metadata(model_id: str, folder: Path, xml: Path, meta: dict[str, 
         dynamic=bool(args["dynamic"]) if "dynamic" in args else None,
         precision=precision, version=str(meta.get("version", "")),
         description=str(meta.get("description", "")),
+        shapes=recorded_shapes(meta.get(SHAPES_KEY), int(meta.get("stride", 32))),
     )
+
+
+SHAPES_KEY = "yolo_edge_shapes"
+
+
+def recorded_shapes(value: Any, stride: int) -> tuple[tuple[int, int], ...]:
+    """``[[h, w], ...]`` from metadata.yaml: each a multiple of ``stride`` from ``stride`` to 1280."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise TypeError(f"{SHAPES_KEY} must be a list of [height, width] pairs, not {value!r}")
+    shapes = []
+    for hw in value:
+        if not (isinstance(hw, list) and len(hw) == 2 and all(type(v) is int for v in hw)
+                and all(stride <= v <= 1280 and v % stride == 0 for v in hw)):
+            raise ValueError(f"{SHAPES_KEY}: {hw!r} is not a [height, width] pair of multiples of {stride} "
+                             f"from {stride} to 1280")
+        shapes.append((hw[0], hw[1]))
+    return tuple(dict.fromkeys(shapes))

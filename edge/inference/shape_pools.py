@@ -5,10 +5,12 @@ dynamic INT8 kernels crash on small inputs, openvinotoolkit/openvino#37577, and 
 the static ones); and ``models.shapes: minimal``, where each request runs at the stride-padded
 rectangle of its image instead of the square (a 16:9 frame at 640 is 384x640: 40 % fewer pixels).
 
-Each new (H, W) is compiled once, off the event loop, and kept; at most ``MAX_SHAPES`` are kept besides
-the pinned ones (the square the model was exported at), the least recently used is dropped first. A
-request either waits for its shape's compile (``infer``) or, with ``ready``, asks first and runs at the
-pinned square while the compile happens in a background thread. Same interface as ``InferPool``.
+Each new (H, W) is compiled once, off the event loop, and kept; at most ``max_shapes``
+(``models.max_shapes``) are kept besides the pinned ones (the square the model was exported at), the least
+recently used is dropped first. A request either waits for its shape's compile (``infer``) or, with
+``ready``, asks first and runs at the pinned square while the compile happens in a background thread.
+Shapes a bundle records are compiled at start (``precompile``), as many as the bound allows. Same
+interface as ``InferPool``.
 """
 
 from __future__ import annotations
@@ -26,18 +28,21 @@ from edge.inference.infer_pool import InferPool, T
 
 logger = logging.getLogger(__name__)
 
-# A camera or an app sends a few shapes; one costs ~100 MB of RSS for yolov8n INT8 on AMX (docs/benchmark.md).
+# A camera or an app sends a few shapes; one costs ~100 MB of RSS for yolov8n INT8 (docs/benchmark.md, "Shapes").
 MAX_SHAPES = 8
 
 
 class ShapePools:
     """``compile_for((h, w))`` returns the ``InferPool`` of the model reshaped to (1, h, w, 3); blocking.
-    ``pinned`` pools (by shape) are never dropped."""
+    ``pinned`` pools (by shape) are never dropped; at most ``max_shapes`` others are kept (at least one
+    when nothing is pinned: then every request needs a compiled shape of its own)."""
 
     def __init__(self, compile_for: Callable[[tuple[int, int]], InferPool],
-                 pinned: dict[tuple[int, int], InferPool] | None = None, name: str = "model") -> None:
+                 pinned: dict[tuple[int, int], InferPool] | None = None, name: str = "model",
+                 max_shapes: int = MAX_SHAPES) -> None:
         self.compile_for = compile_for
         self.name = name
+        self.max_shapes = max_shapes if pinned else max(max_shapes, 1)
         self._pinned = set(pinned or {})
         self._pools: OrderedDict[tuple[int, int], InferPool] = OrderedDict(pinned or {})
         self._compiling: dict[tuple[int, int], asyncio.Future[InferPool]] = {}
@@ -62,7 +67,7 @@ class ShapePools:
             unpinned = len(self._pools) - len(self._pinned)
             for old in [s for s, p in self._pools.items()
                         if s != shape and s not in self._pinned and not p.in_flight]:
-                if unpinned <= MAX_SHAPES:
+                if unpinned <= self.max_shapes:
                     break
                 del self._pools[old]
                 unpinned -= 1
@@ -75,7 +80,7 @@ class ShapePools:
             if shape in self._pools:
                 self._pools.move_to_end(shape)
                 return True
-            if self._background or shape in self._failed:
+            if self._background or shape in self._failed or self.max_shapes == 0:
                 return False  # one compile at a time: a storm of new shapes must not starve inference
             self._background.add(shape)
         threading.Thread(target=self._compile_in_background, args=(shape,), daemon=True,
@@ -96,6 +101,17 @@ class ShapePools:
             return
         self._keep(shape, pool)
         logger.info("%s: input shape %dx%d compiled in %.2f s", self.name, *shape, time.perf_counter() - t0)
+
+    def precompile(self, shapes: tuple[tuple[int, int], ...]) -> list[tuple[int, int]]:
+        """Compile and warm ``shapes`` now (blocking: at start, off the loop), as many as ``max_shapes``
+        leaves room for; returns the shapes refused for want of room."""
+        room = self.max_shapes - (len(self.shapes) - len(self._pinned))
+        wanted = [s for s in shapes if s not in self.shapes]
+        for shape in wanted[:max(room, 0)]:
+            pool = self.compile_for(shape)
+            pool.warm_up(np.full((1, *shape, 3), 114, np.uint8))
+            self._keep(shape, pool)
+        return wanted[max(room, 0):]
 
     @property
     def shapes(self) -> list[tuple[int, int]]:

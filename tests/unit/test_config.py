@@ -36,7 +36,8 @@ def test_shipped_config_loads_with_safe_defaults() -> None:
     ("server: {allowed_hosts: [edge.lan], max_connections: 64, idle_timeout_s: 5}",
      lambda c: c.server.allowed_hosts == ["edge.lan"] and c.server.max_connections == 64),
     ("server: {tls: {cert_file: a.crt, key_file: a.key}}", lambda c: c.server.tls.cert_file.name == "a.crt"),
-    ("", lambda c: c.server.port == 8080),
+    ("", lambda c: c.server.port == 8080 and c.models.max_shapes == 8),
+    ("models: {shapes: minimal, max_shapes: 0}", lambda c: c.models.max_shapes == 0),
 ])
 def test_good_config(tmp_path: Path, text: str, expected) -> None:
     assert expected(load_config(write(tmp_path, text)))
@@ -55,6 +56,7 @@ def test_good_config(tmp_path: Path, text: str, expected) -> None:
     ("server: {port: 80", ["not valid YAML"]),
     ("- just a list", ["expected a mapping of sections"]),
     ("server: {tls: {cert_file: a.crt}}", ["server.tls", "both cert_file and key_file"]),
+    ("models: {max_shapes: 65}", ["models.max_shapes", "65", "from 0 to 64"]),
     ("server: {max_connections: 2}", ["server.max_connections", "from 8"]),
     ("cameras: [{id: a, model: m, source: s, webhook: {url: 'ftp://u:pw@h/x'}}]",
      ["webhook.url", "'ftp://***@h/x'"]),  # a refused URL is shown redacted

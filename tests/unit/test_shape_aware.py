@@ -15,7 +15,6 @@ import pytest
 import yaml
 from openvino import opset13 as ops
 
-from edge.inference import shape_pools
 from edge.inference.engine import Engine, LoadedModel
 from edge.inference.infer_pool import InferPool
 from edge.inference.letterbox import letterbox, minimal_canvas
@@ -126,9 +125,8 @@ def summing_pool(hw: tuple[int, int]) -> InferPool:
     return InferPool(ov.Core().compile_model(model, "CPU"), 1)
 
 
-async def test_the_pinned_square_is_never_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(shape_pools, "MAX_SHAPES", 1)
-    pools = ShapePools(summing_pool, pinned={(32, 32): summing_pool((32, 32))})
+async def test_the_pinned_square_is_never_dropped() -> None:
+    pools = ShapePools(summing_pool, pinned={(32, 32): summing_pool((32, 32))}, max_shapes=1)
     for hw in [(32, 64), (64, 32), (64, 64)]:
         assert not pools.ready(hw)
         wait_for(hw, pools)
