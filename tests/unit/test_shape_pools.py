@@ -11,7 +11,6 @@ import numpy as np
 import openvino as ov
 from openvino import opset13 as ops
 
-from edge.inference import shape_pools
 from edge.inference.compile_options import cpu_has_amx_int8
 from edge.inference.infer_pool import InferPool
 from edge.inference.shape_pools import ShapePools
@@ -39,10 +38,9 @@ async def test_each_shape_is_compiled_once_and_runs_at_its_size() -> None:
     assert pools.in_flight == 0 and pools.oldest_age() == 0.0
 
 
-async def test_at_most_max_shapes_are_kept(monkeypatch: object) -> None:
-    monkeypatch.setattr(shape_pools, "MAX_SHAPES", 2)  # type: ignore[attr-defined]
+async def test_at_most_max_shapes_are_kept() -> None:
     compiled: list[tuple[int, int]] = []
-    pools = ShapePools(lambda hw: summing_pool(hw, compiled))
+    pools = ShapePools(lambda hw: summing_pool(hw, compiled), max_shapes=2)
     for hw in [(32, 32), (32, 64), (32, 32), (64, 64), (32, 32), (32, 64)]:
         await pools.infer(image(*hw))
     # (32, 64) was the least recently used when (64, 64) came, so it was dropped and compiled again
