@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="INT8 recipe (default yolo-edge; 'ultralytics' is its stock export recipe)")
     p.add_argument("--no-accuracy-control", dest="accuracy_control", action="store_false",
                    help="do not try NNCF accuracy-controlled quantization when the gate fails")
+    p.add_argument("--accuracy-control-seconds", type=float, default=180.0, metavar="S",
+                   help="time limit of accuracy-controlled quantization; past it the first model is kept "
+                        "(default 180)")
     p.add_argument("--push", action="append", default=[], metavar="URL",
                    help="after the gate, upload the bundle to this box (http://box:8080; repeat for several)")
     p.add_argument("--push-key-file", type=Path, metavar="PATH",
@@ -81,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
             source=args.source, precision=args.precision, out=args.out, model_id=args.model_id, data=args.data, val=args.val,
             imgsz=parse_imgsz(args.imgsz), device=args.device, dynamic=args.dynamic, max_drop=args.max_drop,
             force=args.force, quiet=args.quiet, holdout=args.holdout, recipe=args.recipe,
-            accuracy_control=args.accuracy_control, bench_seconds=args.bench_seconds,
+            accuracy_control=args.accuracy_control, accuracy_control_seconds=args.accuracy_control_seconds,
+            bench_seconds=args.bench_seconds,
         )
         # stdout carries only the bundle path; chatter from Ultralytics and NNCF goes to stderr (or nowhere)
         with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull if args.quiet else sys.stderr), \

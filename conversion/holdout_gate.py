@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,33 @@ logger = logging.getLogger(__name__)
 AC_VALIDATION = 100
 
 
+class _OutOfTime(Exception):
+    """Accuracy control ran past --accuracy-control-seconds (raised from inside NNCF's loops)."""
+
+
+class _Deadline:
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds
+
+    def check(self) -> None:
+        if time.monotonic() > self.end:
+            raise _OutOfTime
+
+
+class _BoundedImages(calibration.LetterboxedImages):
+    """Calibration inputs that stop NNCF (by raising) once the deadline has passed: NNCF has no time
+    limit of its own, but it reads every calibration image through here and calls our validation."""
+
+    def __init__(self, deadline: _Deadline, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.deadline = deadline
+
+    def __getitem__(self, index: Any) -> Any:
+        self.deadline.check()
+        return super().__getitem__(index)
+
+
 class HoldoutGate:
     """Measures the FP32 reference on construction; ``measure`` scores a candidate IR folder."""
 
@@ -31,6 +59,7 @@ class HoldoutGate:
         self.holdout = split.holdout
         self.task = source.task
         self._ac_truth: dict[Path, Any] = {}
+        self._deadline: _Deadline | None = None
         self._class_labels: list[int] = []
         if labelled and self.task == "classify":
             self._class_labels = classify_eval.folder_labels(self.holdout, source.names) or []
@@ -58,6 +87,8 @@ class HoldoutGate:
                               self.source.stride, self.source.names, self.progress, desc, self.task)
 
     def _validation_fn(self, compiled: Any, items: Any) -> tuple[float, None]:
+        if self._deadline is not None:
+            self._deadline.check()
         paths = list(items)
         score = gate.agreement(compiled, paths, [self._ac_truth[p] for p in paths], self.imgsz, self.source.stride,
                                self.source.names, None, "accuracy control", self.task)
@@ -67,9 +98,12 @@ class HoldoutGate:
                 stem: str) -> tuple[gate.Accuracy, float, Attempt]:
         """NNCF accuracy-controlled quantization; keeps whichever model drops less in ``folder``.
         Returns the kept model's accuracy and drop, and the attempt for the report."""
+        import nncf
+
         recipe = quantize.RECIPES[self.opts.recipe]
-        calib = calibration.nncf_dataset(self.split.calibration, self.imgsz, self.source.stride, self.progress,
-                                         task=self.task)
+        self._deadline = deadline = _Deadline(self.opts.accuracy_control_seconds)
+        calib = nncf.Dataset(_BoundedImages(deadline, self.split.calibration, self.imgsz, self.source.stride,
+                                            self.progress, task=self.task))
         # NNCF selects layers on the calibration images (agreement with FP32), never on the held-out
         # ones: the gate below stays an independent check.
         chosen = list(self.split.calibration[:AC_VALIDATION])
@@ -82,9 +116,16 @@ class HoldoutGate:
             recovered = quantize.quantize_with_accuracy_control(
                 fp32_model, calib, len(self.split.calibration), chosen, self._validation_fn,
                 self.opts.max_drop, recipe, self.device, task=self.task)
+        except _OutOfTime:
+            note = (f"stopped at its time limit, {deadline.seconds:.0f} s (--accuracy-control-seconds); "
+                    "kept the first model")
+            logger.warning("accuracy-controlled quantization %s", note)
+            return accuracy, drop, Attempt(method, drop, note)
         except Exception as exc:  # noqa: BLE001 - NNCF raises assorted errors when it cannot restore; the gate decides
             logger.warning("accuracy-controlled quantization failed: %s", exc)
             return accuracy, drop, Attempt(method, drop, f"failed: {type(exc).__name__}: {exc}"[:300])
+        finally:
+            self._deadline = None
         trial = self.work / "recovered_openvino_model"
         export.save_ir(recovered, metadata, trial, stem, "int8")
         new_accuracy = self.measure(trial)

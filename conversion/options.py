@@ -32,6 +32,7 @@ class Options:
     holdout: float = 0.3
     recipe: str = quantize.DEFAULT.name
     accuracy_control: bool = True
+    accuracy_control_seconds: float = 180.0
     bench_seconds: float = 12.0
 
 
@@ -49,6 +50,9 @@ def check_options(opts: Options) -> str:
         raise UsageError("--precision int8 needs --data: images to calibrate on (a folder, a dataset yaml or a video).")
     if not 0.0 < opts.holdout < 1.0:
         raise UsageError(f"--holdout {opts.holdout}: must be between 0 and 1")
+    if not opts.accuracy_control_seconds > 0:
+        raise UsageError(f"--accuracy-control-seconds {opts.accuracy_control_seconds}: must be more than 0 "
+                         "(use --no-accuracy-control to skip it)")
     if opts.recipe not in quantize.RECIPES:
         raise UsageError(f"--recipe {opts.recipe}: not one of {', '.join(quantize.RECIPES)}")
     model_id = opts.model_id or default_model_id(opts.source, opts.precision)
