@@ -27,9 +27,9 @@ from typing import Any
 os.environ.setdefault("YOLO_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from conversion import data_split, pipeline  # noqa: E402
-from conversion.holdout_gate import HoldoutGate  # noqa: E402
-from conversion.options import Options  # noqa: E402
+from conversion import data_split, pipeline
+from conversion.holdout_gate import HoldoutGate
+from conversion.options import Options
 
 STEPS: list[tuple[str, float, float]] = []
 

@@ -23,6 +23,8 @@ import os
 import shutil
 import sys
 import tempfile
+import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +34,11 @@ os.environ.setdefault("YOLO_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from conversion import calibration, dataset, evaluate, export, gate, quantize  # noqa: E402
-from conversion.source import load_source  # noqa: E402
-from conversion_bench import pose_set, seg_labels, shared_data  # noqa: E402
-from edge.inference.compile_options import compile_properties  # noqa: E402
+from conversion_bench import pose_set, seg_labels, shared_data
+
+from conversion import calibration, dataset, evaluate, export, gate, quantize
+from conversion.source import load_source
+from edge.inference.compile_options import compile_properties
 
 logger = logging.getLogger("gate_bench")
 
@@ -50,6 +53,8 @@ MODELS = {
 VARIANTS = {
     "default": "good: yolo-edge recipe, all calibration images",
     "ultralytics": "good: Ultralytics' recipe, all calibration images",
+    "fast-bc": "candidate default: yolo-edge recipe with fast bias correction",
+    "calib70": "yolo-edge recipe on 70 % of the calibration images (the old --holdout 0.3 split)",
     "head-int8": "broken: yolo-edge recipe but the head (decode, DFL, sigmoid, output convs) quantized too",
     "blank": "broken: calibrated on 8 black frames",
     "noise": "broken: calibrated on 8 uniform-noise frames",
@@ -74,9 +79,11 @@ def int8_model(variant: str, fp32: Any, pool: tuple[Path, ...], work: Path, imgs
                task: str) -> Any:
     import nncf
 
-    recipe = quantize.ULTRALYTICS if variant == "ultralytics" else quantize.DEFAULT
+    recipe = {"ultralytics": quantize.ULTRALYTICS,
+              "fast-bc": replace(quantize.DEFAULT, fast_bias_correction=True)}.get(variant, quantize.DEFAULT)
     images = {"blank": lambda: synthetic(work / "blank", "blank"), "noise": lambda: synthetic(work / "noise", "noise"),
-              "few": lambda: pool[:2]}.get(variant, lambda: pool)()
+              "few": lambda: pool[:2], "calib70": lambda: dataset.split(pool, 0.3).calibration,
+              }.get(variant, lambda: pool)()
     calib = calibration.nncf_dataset(images, (imgsz, imgsz), stride, None, task=task)
     if variant != "head-int8":
         return quantize.quantize(fp32, calib, len(images), recipe, "CPU", task)
@@ -131,19 +138,24 @@ def run_model(name: str, data: Path, work: Path, imgsz: int, variants: list[str]
                                                                            (imgsz, imgsz), "CPU", True).metrics,
                                                   **agreement_scores(fp32_preds, fp32_preds, source.names)}}
     for variant in variants:
+        t = os.times()
+        w0, c0 = time.perf_counter(), t.user + t.system
         model = int8_model(variant, fp32, pool, mwork, imgsz, source.stride, source.task)
+        t = os.times()
+        timing = {"quantize_wall_s": time.perf_counter() - w0, "quantize_cpu_s": t.user + t.system - c0}
         folder = mwork / f"{variant}_openvino_model"
         export.save_ir(model, meta, folder, stem, "int8")
         labels = gate.validate_labelled(folder, hs, source.task, (imgsz, imgsz), "CPU", True).metrics
-        rows[variant] = {**labels, **agreement_scores(predictions(model), fp32_preds, source.names)}
+        rows[variant] = {**labels, **agreement_scores(predictions(model), fp32_preds, source.names), **timing}
         drops = {k: round((rows["fp32"][k] - v) * 100, 2) for k, v in rows[variant].items() if k.endswith("50_95")}
-        logger.warning("%s %s: %s", name, variant, drops)
+        logger.warning("%s %s: %s %s", name, variant, drops, timing)
     return {"task": source.task, "holdout_images": len(labelled), "calibration_pool": len(pool), "metrics": rows}
 
 
 def table(results: dict[str, Any]) -> str:
-    lines = ["| model | INT8 variant | labelled drop: box | mask/pose | agreement drop (gate: ref conf ≥ 0.25, "
-             "mAP50-95) | agreement mAP50 drop | agreement drop, ref conf ≥ 0.5 |", "|---|---|---|---|---|---|---|"]
+    header = ("| model | INT8 variant | labelled drop: box | mask/pose | agreement drop (gate: ref conf ≥ 0.25, "
+              "mAP50-95) | agreement mAP50 drop | agreement drop, ref conf ≥ 0.5 | quantization CPU s |")
+    lines = [header, "|---|---|---|---|---|---|---|---|"]
     for name, res in results.items():
         m = res["metrics"]
         ref = m["fp32"]
@@ -152,11 +164,12 @@ def table(results: dict[str, Any]) -> str:
             if variant == "fp32":
                 continue
 
-            def d(key: str, row: dict[str, float] = row) -> str:
+            def d(key: str, row: dict[str, float] = row, ref: dict[str, float] = ref) -> str:
                 return f"{(ref[key] - row[key]) * 100:.2f}"
 
+            cpu = f"{row['quantize_cpu_s']:.0f}" if "quantize_cpu_s" in row else ""
             lines.append(f"| {name} | {variant} | {d('box_map50_95')} | {d(second) if second else '—'} | "
-                         f"{d('agree25_map50_95')} | {d('agree25_map50')} | {d('agree50_map50_95')} |")
+                         f"{d('agree25_map50_95')} | {d('agree25_map50')} | {d('agree50_map50_95')} | {cpu} |")
     return "\n".join(lines)
 
 

@@ -22,17 +22,17 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from conversion import dataset, export, gate, pipeline  # noqa: E402
-from conversion.options import Options  # noqa: E402
-from conversion.source import load_source  # noqa: E402
-from conversion_bench import shared_data  # noqa: E402
-from convert_timing import _cpu, _value  # noqa: E402
+from conversion_bench import shared_data
+from convert_timing import _cpu, _value
+
+from conversion import dataset, export, gate, pipeline
+from conversion.options import Options
+from conversion.source import load_source
 
 logger = logging.getLogger("plain_folder_bench")
 

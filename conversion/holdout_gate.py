@@ -112,10 +112,12 @@ class HoldoutGate:
                                           self.progress, self.task)
         self._ac_truth = dict(zip(chosen, refs))
         method = "nncf.quantize_with_accuracy_control"
+        # its metric is agreement (on calibration images), so its target is the agreement limit
+        limit = gate.limit("agreement", self.task, self.opts.max_drop, self.opts.max_agreement_drop).points
         try:
             recovered = quantize.quantize_with_accuracy_control(
                 fp32_model, calib, len(self.split.calibration), chosen, self._validation_fn,
-                self.opts.max_drop, recipe, self.device, task=self.task)
+                limit, recipe, self.device, task=self.task)
         except _OutOfTime:
             note = (f"stopped at its time limit, {deadline.seconds:.0f} s (--accuracy-control-seconds); "
                     "kept the first model")

@@ -15,7 +15,8 @@ PRECISIONS = ("fp32", "fp16", "int8")
 
 @dataclass(frozen=True)
 class Options:
-    """Validated command-line options. ``imgsz`` is (h, w); ``max_drop`` is in mAP points."""
+    """Validated command-line options. ``imgsz`` is (h, w); ``max_drop`` is in mAP points;
+    ``max_agreement_drop`` None: the unlabelled gate derives its limit from ``max_drop``."""
 
     source: str
     precision: str
@@ -27,6 +28,7 @@ class Options:
     device: str = "CPU"
     dynamic: bool = False
     max_drop: float = 1.0
+    max_agreement_drop: float | None = None
     force: bool = False
     quiet: bool = False
     holdout: float = 0.3
