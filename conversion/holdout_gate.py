@@ -106,7 +106,9 @@ class HoldoutGate:
                                             self.progress, task=self.task))
         # NNCF selects layers on the calibration images (agreement with FP32), never on the held-out
         # ones: the gate below stays an independent check.
-        chosen = list(self.split.calibration[:AC_VALIDATION])
+        held = set(self.holdout)
+        chosen = [p for p in self.split.calibration if p not in held][:AC_VALIDATION] \
+            or list(self.split.calibration[:AC_VALIDATION])  # a single image serves for everything
         compiled = self.core.compile_model(fp32_model, self.device, compile_properties(self.device, "LATENCY"))
         refs = gate.reference_predictions(compiled, chosen, self.imgsz, self.source.stride, len(self.source.names),
                                           self.progress, self.task)

@@ -32,6 +32,7 @@ class Options:
     force: bool = False
     quiet: bool = False
     holdout: float = 0.3
+    calibrate_on_gate_frames: bool | None = None  # None: for unlabelled --data (data_split)
     recipe: str = quantize.DEFAULT.name
     accuracy_control: bool = True
     accuracy_control_seconds: float = 180.0
