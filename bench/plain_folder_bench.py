@@ -91,8 +91,9 @@ def main() -> int:
                     bundle = pipeline.run(Options(**{**vars(opts), "force": True, "accuracy_control": False,
                                                      "bench_seconds": 12.0}))
                 report = json.loads((bundle / "report.json").read_text())
-                ref = gate.validate_labelled(fp32, hs, "detect", (640, 640), "CPU", True).metrics
-                res = gate.validate_labelled(bundle, hs, "detect", (640, 640), "CPU", True).metrics
+                named = shutil.copytree(bundle, work / f"{name}-int8-{k}_openvino_model")  # Ultralytics knows IR
+                ref = gate.validate_labelled(fp32, hs, "detect", (640, 640), "CPU", True).metrics  # folders by name
+                res = gate.validate_labelled(named, hs, "detect", (640, 640), "CPU", True).metrics
                 row = {"model": name, "fold": k, "options": changes, "error": error, "wall": wall, "cpu": cpu,
                        "load": [load0[0], load1[0]], "gate": report.get("accuracy"),
                        "attempts": (report.get("quantization") or {}).get("attempts"),
