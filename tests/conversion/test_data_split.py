@@ -53,6 +53,6 @@ def test_val_is_never_calibrated_on(tmp_path: Path) -> None:
     for p in sorted(frames.iterdir())[:4]:
         (val / p.name).write_bytes(p.read_bytes())
     opts = _opts(tmp_path, frames, val=str(val), calibrate_on_gate_frames=True)
-    data, warnings = data_split.collect(opts, _DETECT, tmp_path / "work")
+    data, _ = data_split.collect(opts, _DETECT, tmp_path / "work")
     assert data is not None and not data.gate_calibrated and len(data.split.holdout) == 4
     assert len(data.split.calibration) == 12, "--val images are other files here (copies), so all 12 calibrate"
