@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "HEIGHTxWIDTH (384x640) or an aspect ratio WIDTH:HEIGHT (16:9 4:3)")
     p.add_argument("--max-drop", type=float, default=1.0, metavar="POINTS",
                    help="largest mAP50-95 drop against FP32 that passes the gate, in points (default 1.0)")
+    p.add_argument("--max-agreement-drop", type=float, metavar="POINTS",
+                   help="without labels: largest drop of agreement with FP32 that passes, in points "
+                        "(default: the agreement drop that goes with --max-drop; docs/conversion.md)")
     p.add_argument("--force", action="store_true", help="replace an existing bundle; write even past --max-drop")
     p.add_argument("--quiet", action="store_true", help="no progress bars, only warnings and errors")
     p.add_argument("--holdout", type=float, default=0.3, metavar="FRACTION",
@@ -52,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="INT8 recipe (default yolo-edge; 'ultralytics' is its stock export recipe)")
     p.add_argument("--no-accuracy-control", dest="accuracy_control", action="store_false",
                    help="do not try NNCF accuracy-controlled quantization when the gate fails")
+    p.add_argument("--accuracy-control-seconds", type=float, default=180.0, metavar="S",
+                   help="time limit of accuracy-controlled quantization; past it the first model is kept "
+                        "(default 180)")
     p.add_argument("--push", action="append", default=[], metavar="URL",
                    help="after the gate, upload the bundle to this box (http://box:8080; repeat for several)")
     p.add_argument("--push-key-file", type=Path, metavar="PATH",
@@ -73,6 +79,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(levelname)s %(message)s",
                         stream=sys.stderr)
+    if not args.quiet and not sys.stderr.isatty():
+        # a log file or journald: Ultralytics' validation bars redraw with \r (it draws them only when its
+        # logger is at INFO; importing it sets the level, so import first); our own steps log one line each
+        from ultralytics.utils import LOGGER
+
+        LOGGER.setLevel(logging.WARNING)
     if args.quiet:
         os.environ["YOLO_VERBOSE"] = "False"
         warnings.filterwarnings("ignore", category=FutureWarning)  # torch.jit deprecation chatter
@@ -89,8 +101,10 @@ def main(argv: list[str] | None = None) -> int:
         opts = Options(
             source=args.source, precision=args.precision, out=args.out, model_id=args.model_id, data=args.data, val=args.val,
             imgsz=imgsz, device=args.device, dynamic=args.dynamic, max_drop=args.max_drop,
+            max_agreement_drop=args.max_agreement_drop,
             force=args.force, quiet=args.quiet, holdout=args.holdout, recipe=args.recipe,
-            accuracy_control=args.accuracy_control, bench_seconds=args.bench_seconds, end2end=args.end2end,
+            accuracy_control=args.accuracy_control, accuracy_control_seconds=args.accuracy_control_seconds,
+            bench_seconds=args.bench_seconds, end2end=args.end2end,
             # an aspect ratio is taken within --imgsz (a detector's default 640 when not given)
             shapes=tuple(dict.fromkeys(parse_shape(s, imgsz or (640, 640)) for s in args.shapes)),
         )

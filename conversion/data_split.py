@@ -25,13 +25,16 @@ class DataSplit:
     split: dataset.Split
     labelled: bool
     label_note: str
+    #: unlabelled frames: calibration uses every frame, the gate's frames included
+    gate_calibrated: bool = False
 
     def info(self, opts: Options) -> DataInfo:
         """The report's ``data`` section."""
         return DataInfo(path=str(opts.data), kind=self.images.kind, images=len(self.images.images),
                         skipped=len(self.images.skipped), calibration=len(self.split.calibration),
                         holdout=len(self.split.holdout),
-                        holdout_from=opts.val or f"{opts.holdout:.0%} of --data",
+                        holdout_from=opts.val or (f"{opts.holdout:.0%} of --data"
+                                                  + (", also calibrated on" if self.gate_calibrated else "")),
                         labels=self.labelled, label_note=self.label_note)
 
 
@@ -50,9 +53,23 @@ def collect(opts: Options, source: SourceModel, work: Path) -> tuple[DataSplit |
         labelled, label_note = held.labelled, held.label_note
     else:
         split = dataset.split(images.images, opts.holdout)
+    gate_calibrated = calibrate_on_gate_frames(opts, labelled)
+    if gate_calibrated:
+        split = dataset.Split(tuple(sorted({*split.calibration, *split.holdout})), split.holdout)
     split = dataset.Split(split.calibration[:MAX_CALIBRATION], split.holdout[:MAX_HOLDOUT])
-    data = DataSplit(images, split, labelled, label_note)
+    data = DataSplit(images, split, labelled, label_note, gate_calibrated)
     return data, warnings + _size_warnings(opts, data)
+
+
+def calibrate_on_gate_frames(opts: Options, labelled: bool) -> bool:
+    """Whether calibration also uses the gate's frames: by default for unlabelled --data without
+    --val. There the gate measures agreement with FP32 (does the conversion hold?), not accuracy on
+    unseen images, so holding 30 % of a user's frames out of calibration costs calibration images
+    and proves nothing more (its effect on real accuracy: docs/conversion.md, "How long, and how
+    accurate, on a plain folder"). Labelled --data keeps an independent held-out part."""
+    if opts.calibrate_on_gate_frames is not None:
+        return opts.calibrate_on_gate_frames and not opts.val
+    return not labelled and not opts.val
 
 
 def _without_held(opts: Options, images: dataset.ImageSet, held: dataset.ImageSet,

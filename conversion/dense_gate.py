@@ -35,6 +35,7 @@ from conversion.options import Options
 from conversion.progress import Progress, track
 from conversion.report_data import Attempt
 from conversion.source import SourceModel
+from conversion.time_bound import BoundedImages, Deadline, OutOfTime, out_of_time_note
 from edge.inference.compile_options import compile_properties
 
 logger = logging.getLogger(__name__)
@@ -150,6 +151,7 @@ class DenseGate:
         self.holdout = list(split.holdout)
         self.labelled = labelled
         self._ac_truth: dict[Path, np.ndarray] = {}
+        self._deadline: Deadline | None = None  # while accuracy control runs
         if labelled:
             self.set = DenseHoldoutSet(self.holdout, work, self.task, source.names)
             self.reference = validate_labelled(fp32_folder, self.set, self.task, imgsz, device, opts.quiet)
@@ -172,6 +174,8 @@ class DenseGate:
         return Accuracy("agreement", len(self.holdout), agreement(self.task, maps, self._truth))
 
     def _validation_fn(self, compiled: Any, items: Any) -> tuple[float, None]:
+        if self._deadline is not None:
+            self._deadline.check()
         paths = list(items)
         maps = predict_maps(compiled, paths, self.imgsz, self.source.stride, self.task, None, "accuracy control")
         score = agreement(self.task, maps, [self._ac_truth[p] for p in paths])
@@ -181,18 +185,27 @@ class DenseGate:
                 stem: str) -> tuple[Accuracy, float, Attempt]:
         """NNCF accuracy-controlled quantization judged on the calibration images; keeps whichever model
         drops less on the held-out ones in ``folder``."""
+        import nncf
+
         chosen = list(self.split.calibration[:AC_VALIDATION])
         self._ac_truth = dict(zip(chosen, self._maps(self._compile(fp32_model), chosen, "reference fp32")))
-        calib = calibration.nncf_dataset(self.split.calibration, self.imgsz, self.source.stride, self.progress,
-                                         task=self.task)
+        self._deadline = deadline = Deadline(self.opts.accuracy_control_seconds)
+        calib = nncf.Dataset(BoundedImages(deadline, self.split.calibration, self.imgsz, self.source.stride,
+                                           self.progress, task=self.task))
         method = "nncf.quantize_with_accuracy_control"
         try:
             recovered = quantize.quantize_with_accuracy_control(
                 fp32_model, calib, len(self.split.calibration), chosen, self._validation_fn, self.opts.max_drop,
                 quantize.RECIPES[self.opts.recipe], self.device, task=self.task)
+        except OutOfTime:
+            note = out_of_time_note(deadline)
+            logger.warning("accuracy-controlled quantization %s", note)
+            return accuracy, drop, Attempt(method, drop, note)
         except Exception as exc:  # noqa: BLE001 - NNCF raises assorted errors when it cannot restore; the gate decides
             logger.warning("accuracy-controlled quantization failed: %s", exc)
             return accuracy, drop, Attempt(method, drop, f"failed: {type(exc).__name__}: {exc}"[:300])
+        finally:
+            self._deadline = None
         trial = self.work / "recovered_openvino_model"
         export.save_ir(recovered, metadata, trial, stem, "int8")
         new_accuracy = self.measure(trial)

@@ -13,6 +13,7 @@ from conversion.options import Options
 from conversion.progress import Progress
 from conversion.report_data import Attempt
 from conversion.source import SourceModel
+from conversion.time_bound import BoundedImages, Deadline, OutOfTime, out_of_time_note
 from edge.inference.compile_options import compile_properties  # what the daemon compiles with
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ class HoldoutGate:
         self.holdout = split.holdout
         self.task = source.task
         self._ac_truth: dict[Path, Any] = {}
+        self._deadline: Deadline | None = None
         self._class_labels: list[int] = []
         if labelled and self.task == "classify":
             self._class_labels = classify_eval.folder_labels(self.holdout, source.names) or []
@@ -58,6 +60,8 @@ class HoldoutGate:
                               self.source.stride, self.source.names, self.progress, desc, self.task)
 
     def _validation_fn(self, compiled: Any, items: Any) -> tuple[float, None]:
+        if self._deadline is not None:
+            self._deadline.check()
         paths = list(items)
         score = gate.agreement(compiled, paths, [self._ac_truth[p] for p in paths], self.imgsz, self.source.stride,
                                self.source.names, None, "accuracy control", self.task)
@@ -67,24 +71,37 @@ class HoldoutGate:
                 stem: str) -> tuple[gate.Accuracy, float, Attempt]:
         """NNCF accuracy-controlled quantization; keeps whichever model drops less in ``folder``.
         Returns the kept model's accuracy and drop, and the attempt for the report."""
+        import nncf
+
         recipe = quantize.RECIPES[self.opts.recipe]
-        calib = calibration.nncf_dataset(self.split.calibration, self.imgsz, self.source.stride, self.progress,
-                                         task=self.task)
+        self._deadline = deadline = Deadline(self.opts.accuracy_control_seconds)
+        calib = nncf.Dataset(BoundedImages(deadline, self.split.calibration, self.imgsz, self.source.stride,
+                                            self.progress, task=self.task))
         # NNCF selects layers on the calibration images (agreement with FP32), never on the held-out
         # ones: the gate below stays an independent check.
-        chosen = list(self.split.calibration[:AC_VALIDATION])
+        held = set(self.holdout)
+        chosen = [p for p in self.split.calibration if p not in held][:AC_VALIDATION] \
+            or list(self.split.calibration[:AC_VALIDATION])  # a single image serves for everything
         compiled = self.core.compile_model(fp32_model, self.device, compile_properties(self.device, "LATENCY"))
         refs = gate.reference_predictions(compiled, chosen, self.imgsz, self.source.stride, len(self.source.names),
                                           self.progress, self.task)
         self._ac_truth = dict(zip(chosen, refs))
         method = "nncf.quantize_with_accuracy_control"
+        # its metric is agreement (on calibration images), so its target is the agreement limit
+        limit = gate.limit("agreement", self.task, self.opts.max_drop, self.opts.max_agreement_drop).points
         try:
             recovered = quantize.quantize_with_accuracy_control(
                 fp32_model, calib, len(self.split.calibration), chosen, self._validation_fn,
-                self.opts.max_drop, recipe, self.device, task=self.task)
+                limit, recipe, self.device, task=self.task)
+        except OutOfTime:
+            note = out_of_time_note(deadline)
+            logger.warning("accuracy-controlled quantization %s", note)
+            return accuracy, drop, Attempt(method, drop, note)
         except Exception as exc:  # noqa: BLE001 - NNCF raises assorted errors when it cannot restore; the gate decides
             logger.warning("accuracy-controlled quantization failed: %s", exc)
             return accuracy, drop, Attempt(method, drop, f"failed: {type(exc).__name__}: {exc}"[:300])
+        finally:
+            self._deadline = None
         trial = self.work / "recovered_openvino_model"
         export.save_ir(recovered, metadata, trial, stem, "int8")
         new_accuracy = self.measure(trial)

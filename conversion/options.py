@@ -17,7 +17,8 @@ PRECISIONS = ("fp32", "fp16", "int8")
 @dataclass(frozen=True)
 class Options:
     """Validated command-line options. ``imgsz`` is (h, w), None for the checkpoint's own
-    (``conversion.input_size``); ``max_drop`` is in mAP points."""
+    (``conversion.input_size``); ``max_drop`` is in mAP points; ``max_agreement_drop`` None: the
+    unlabelled gate derives its limit from ``max_drop``."""
 
     source: str
     precision: str
@@ -29,11 +30,14 @@ class Options:
     device: str = "CPU"
     dynamic: bool = False
     max_drop: float = 1.0
+    max_agreement_drop: float | None = None
     force: bool = False
     quiet: bool = False
     holdout: float = 0.3
+    calibrate_on_gate_frames: bool | None = None  # None: for unlabelled --data (data_split)
     recipe: str = quantize.DEFAULT.name
     accuracy_control: bool = True
+    accuracy_control_seconds: float = 180.0
     bench_seconds: float = 12.0
     end2end: bool = False
     shapes: tuple[tuple[int, int], ...] = ()  # (h, w) recorded in the bundle (conversion.shapes)
@@ -53,6 +57,9 @@ def check_options(opts: Options) -> str:
         raise UsageError("--precision int8 needs --data: images to calibrate on (a folder, a dataset yaml or a video).")
     if not 0.0 < opts.holdout < 1.0:
         raise UsageError(f"--holdout {opts.holdout}: must be between 0 and 1")
+    if not opts.accuracy_control_seconds > 0:
+        raise UsageError(f"--accuracy-control-seconds {opts.accuracy_control_seconds}: must be more than 0 "
+                         "(use --no-accuracy-control to skip it)")
     if opts.recipe not in quantize.RECIPES:
         raise UsageError(f"--recipe {opts.recipe}: not one of {', '.join(quantize.RECIPES)}")
     check_shapes(opts.shapes, opts.dynamic)

@@ -162,36 +162,54 @@ def _quantize(job: _Job, fp32: _Fp32, data: DataSplit | None, candidate: Path) -
 def _gate_accuracy(job: _Job, fp32: _Fp32, data: DataSplit | None,
                    candidate: Path) -> tuple[AccuracyResult | None, tuple[Attempt, ...]]:
     """FP16/INT8 with --data: the candidate against FP32 on the held-out images (INT8 may be
-    re-quantized with accuracy control). Raises ``AccuracyGateError`` past --max-drop without --force."""
-    opts = job.opts
+    re-quantized with accuracy control). Raises ``AccuracyGateError`` past the limit without --force:
+    --max-drop mAP points with labels, the agreement points that stand for it without."""
+    opts, task = job.opts, job.source.task
     if opts.precision == "fp32" or data is None:
         return None, ()
     checker = _gate_class(job.source.task)(opts, job.source, fp32.imgsz, job.device, job.core, job.work, fp32.folder, data.split,
                           data.labelled, job.progress)
+    _check_reference(opts, checker.reference)
+    limit = gate.limit(checker.reference.mode, task, opts.max_drop, opts.max_agreement_drop)
     accuracy = checker.measure(candidate)
     drop = gate.drop_points(checker.reference, accuracy)
     attempts: list[Attempt] = []
     if opts.precision == "int8":
         attempts.append(Attempt(f"nncf.quantize ({opts.recipe})", drop))
-    if drop > opts.max_drop and opts.precision == "int8" and opts.accuracy_control:
-        logger.warning("INT8 drop %.2f points exceeds --max-drop %.2f: trying NNCF accuracy-controlled "
-                       "quantization", drop, opts.max_drop)
+    if drop > limit.points and opts.precision == "int8" and opts.accuracy_control:
+        logger.warning("INT8 drop %.2f %s points exceeds the limit %.2f (%s): trying NNCF accuracy-controlled "
+                       "quantization (at most %.0f s)", drop, checker.reference.mode, limit.points, limit.source,
+                       opts.accuracy_control_seconds)
         accuracy, drop, attempt = checker.recover(fp32.model, accuracy, drop, candidate, fp32.metadata, fp32.stem)
         attempts.append(attempt)
-    passed = drop <= opts.max_drop
+    passed = drop <= limit.points
     if not passed and not opts.force:
         raise AccuracyGateError(
-            f"{opts.precision.upper()} loses {drop:.2f} {gate.metric_label(job.source.task)} points against FP32 "
-            f"on {accuracy.images} held-out images (limit --max-drop {opts.max_drop:.2f}); no bundle written. "
-            + failure_hint(tuple(attempts), data.split.calibration) + " Pass --force to write it anyway.")
+            f"{opts.precision.upper()} loses {drop:.2f} {gate.points_label(checker.reference.mode, task)} against "
+            f"FP32 on {accuracy.images} held-out images (limit {limit.points:.2f}, {limit.source}); no bundle "
+            "written. " + failure_hint(tuple(attempts), data.split.calibration) + " Pass --force to write it anyway.")
     result = AccuracyResult(accuracy.mode, accuracy.images, checker.reference.metrics, accuracy.metrics, drop,
-                            opts.max_drop, passed, not passed and opts.force)
+                            limit.points, passed, not passed and opts.force, limit_source=limit.source,
+                            reference_boxes=checker.reference.reference_boxes)
     return result, tuple(attempts)
 
 
 def _gate_class(task: str) -> type[HoldoutGate | DenseGate]:
     """Semantic and depth models are gated on agreement of their maps; the rest by ``HoldoutGate``."""
     return DenseGate if task in DENSE_TASKS else HoldoutGate
+
+
+def _check_reference(opts: Options, reference: gate.Accuracy) -> None:
+    """Agreement needs FP32 to find something in the held-out frames; blank or empty scenes prove nothing."""
+    boxes = reference.reference_boxes
+    if boxes is None or boxes >= gate.MIN_REFERENCE_BOXES:
+        return
+    message = (f"FP32 finds only {boxes} objects (confidence ≥ {gate.evaluate.REFERENCE_CONF}) in the "
+               f"{reference.images} held-out frames, so agreement with FP32 cannot tell a good conversion from a "
+               "broken one. Give frames that show what the model detects (or labelled images with --val).")
+    if not opts.force:
+        raise AccuracyGateError(message + " No bundle written (--force writes it anyway).")
+    logger.warning("%s", message)
 
 
 def _accuracy_note(opts: Options) -> str:

@@ -94,7 +94,9 @@ class Quantization:
 
 @dataclass(frozen=True)
 class AccuracyResult:
-    """The gate: metrics in [0, 1] of FP32 and of the result, the drop and limit in points."""
+    """The gate: metrics in [0, 1] of FP32 and of the result, the drop and the limit applied
+    (``max_drop``) in the gate's own points, where that limit comes from, and for agreement how many
+    FP32 boxes were the reference."""
 
     mode: str
     images: int
@@ -104,6 +106,8 @@ class AccuracyResult:
     max_drop: float
     passed: bool
     forced: bool
+    limit_source: str = "--max-drop"
+    reference_boxes: int | None = None
 
 
 @dataclass(frozen=True)

@@ -43,8 +43,10 @@ def yaml_bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     data = images_folder(tmp / "images", 8)
     out = tmp / "models"
     for precision in PRECISIONS:
+        # random weights find nothing in real frames, so agreement cannot judge (exit 6 without --force);
+        # the gate is not what this fixture is about
         code = convert(ckpt, "--precision", precision, "--out", out, "--data", data, "--imgsz", "96",
-                       "--max-drop", "100", "--bench-seconds", "0.3", "--no-accuracy-control")
+                       "--max-drop", "100", "--bench-seconds", "0.3", "--no-accuracy-control", "--force")
         assert code == 0
     return {p: out / f"yolov8n-seed-{p}" for p in PRECISIONS}
 

@@ -83,11 +83,11 @@ def coco8_yaml(folder: Path, name: str = "coco8") -> Path:
     return out
 
 
-def convert(*args: str) -> int:
+def convert(*args: str, quiet: bool = True) -> int:
     """Run ``yolo-edge-convert`` in-process (fast: imports once) and return its exit code."""
     from conversion.cli import main
 
-    return main([*map(str, args), "--quiet"])
+    return main([*map(str, args), *(["--quiet"] if quiet else [])])
 
 
 def sigint_as_default() -> None:
