@@ -13,7 +13,7 @@ from conversion.options import Options
 from conversion.progress import Progress
 from conversion.report_data import Attempt
 from conversion.source import SourceModel
-from conversion.time_bound import BoundedImages, Deadline, OutOfTime, out_of_time_note
+from conversion.time_bound import BoundedImages, Deadline, run_accuracy_control
 from edge.inference.compile_options import compile_properties  # what the daemon compiles with
 
 logger = logging.getLogger(__name__)
@@ -89,19 +89,12 @@ class HoldoutGate:
         method = "nncf.quantize_with_accuracy_control"
         # its metric is agreement (on calibration images), so its target is the agreement limit
         limit = gate.limit("agreement", self.task, self.opts.max_drop, self.opts.max_agreement_drop).points
-        try:
-            recovered = quantize.quantize_with_accuracy_control(
-                fp32_model, calib, len(self.split.calibration), chosen, self._validation_fn,
-                limit, recipe, self.device, task=self.task)
-        except OutOfTime:
-            note = out_of_time_note(deadline)
-            logger.warning("accuracy-controlled quantization %s", note)
-            return accuracy, drop, Attempt(method, drop, note)
-        except Exception as exc:  # noqa: BLE001 - NNCF raises assorted errors when it cannot restore; the gate decides
-            logger.warning("accuracy-controlled quantization failed: %s", exc)
-            return accuracy, drop, Attempt(method, drop, f"failed: {type(exc).__name__}: {exc}"[:300])
-        finally:
-            self._deadline = None
+        recovered, why_not = run_accuracy_control(deadline, lambda: quantize.quantize_with_accuracy_control(
+            fp32_model, calib, len(self.split.calibration), chosen, self._validation_fn,
+            limit, recipe, self.device, task=self.task))
+        self._deadline = None
+        if recovered is None:
+            return accuracy, drop, Attempt(method, drop, why_not)
         trial = self.work / "recovered_openvino_model"
         export.save_ir(recovered, metadata, trial, stem, "int8")
         new_accuracy = self.measure(trial)

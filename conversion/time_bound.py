@@ -7,10 +7,14 @@ NNCF's loops; the gate then keeps the first model and the report says so.
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from conversion import calibration
+
+logger = logging.getLogger(__name__)
 
 
 class OutOfTime(Exception):
@@ -39,6 +43,16 @@ class BoundedImages(calibration.LetterboxedImages):
         return super().__getitem__(index)
 
 
-def out_of_time_note(deadline: Deadline) -> str:
-    return (f"stopped at its time limit, {deadline.seconds:.0f} s (--accuracy-control-seconds); "
-            "kept the first model")
+def run_accuracy_control(deadline: Deadline, run: Callable[[], Any]) -> tuple[Any | None, str]:
+    """``run()`` (NNCF's accuracy-controlled quantization, reading a ``BoundedImages``): (the recovered
+    model, "") or (None, why there is none, for the report)."""
+    try:
+        return run(), ""
+    except OutOfTime:
+        note = (f"stopped at its time limit, {deadline.seconds:.0f} s (--accuracy-control-seconds); "
+                "kept the first model")
+        logger.warning("accuracy-controlled quantization %s", note)
+        return None, note
+    except Exception as exc:  # noqa: BLE001 - NNCF raises assorted errors when it cannot restore; the gate decides
+        logger.warning("accuracy-controlled quantization failed: %s", exc)
+        return None, f"failed: {type(exc).__name__}: {exc}"[:300]

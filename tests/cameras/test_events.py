@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -33,12 +32,6 @@ def pred(classes: list[int], scores: list[float], shape: tuple[int, int] = (100,
     return Prediction(orig_shape=shape, boxes=boxes, scores=np.array(scores, np.float32),
                       classes=np.array(classes, np.int64))
 
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    b = Mosquitto(tmp_path)
-    yield b
-    b.stop()
 
 
 @pytest.mark.parametrize("steps, fired", [

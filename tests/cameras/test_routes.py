@@ -57,18 +57,6 @@ def person_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_video(tmp_path_factory.mktemp("video") / "people.mp4", images, size=(640, 480), fps=10, repeat=10)
 
 
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    b = Mosquitto(tmp_path)
-    yield b
-    b.stop()
-
-
-@pytest.fixture
-def hook() -> Iterator[WebhookReceiver]:
-    r = WebhookReceiver()
-    yield r
-    r.stop()
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,18 +32,6 @@ pytestmark = [pytest.mark.shared_data]
 HEADERS = {"x-api-key": API_KEY}
 
 
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    b = Mosquitto(tmp_path)
-    yield b
-    b.stop()
-
-
-@pytest.fixture
-def hook() -> Iterator[WebhookReceiver]:
-    r = WebhookReceiver()
-    yield r
-    r.stop()
 
 
 def get(daemon: Daemon, path: str) -> Any:
