@@ -136,10 +136,12 @@ def test_sigterm_under_load_answers_every_accepted_request(container: Container)
     assert rc == 0, logs[-3000:]
     assert len(in_flight) >= 1
     assert all(s == 200 for s in before), (Counter(before), logs[-3000:])
-    # nothing sent after the stop was half-served: refused at the door or not connected at all
+    # nothing sent after the stop was half-served: answered in full, refused at the door or not connected.
+    # A 200 after `docker kill` returned is right: tini forwards the signal and the daemon's loop takes it
+    # a moment later, so a request accepted in between is still served (seen once in a CI run).
     refused = {"503"} | {k for k in (*after, *during) if k.startswith("connection: ")}
-    assert set(after) <= refused
-    assert set(during) <= refused | {"200"}  # sent while `docker kill` ran: answered in full, or refused
+    assert set(after) <= refused | {"200"}
+    assert set(during) <= refused | {"200"}
     assert "stopping: finishing requests in flight" in logs
 
 
