@@ -150,20 +150,10 @@ class EventSink:
         self.count += 1
         jpeg: bytes | None = None
         if self.store or (self.mqtt and self.mqtt_snapshots):
-            loop = asyncio.get_running_loop()
-            try:
-                jpeg, event["snapshot"] = await loop.run_in_executor(self.executor, self._save, image, when,
-                                                                     classes, event, pred)
-            except EdgeError as exc:
-                self.last_error = redact_text(str(exc))
-                logger.warning("camera %s: %s", self.camera.id, self.last_error)
+            jpeg = await self._save_frame(image, when, classes, event, pred)
         self.last_event = event
-        self._recent.append(event)
-        if self.webhook:
-            self.webhook.put(event)
-        if self.mqtt:
-            body = orjson.dumps(event, option=orjson.OPT_SERIALIZE_NUMPY)
-            self.mqtt.publish(("events",), body)
+        body = self._deliver(event)
+        if body is not None:
             for name in classes:
                 self.mqtt.publish((self.camera.id, name), body, retain=True)
                 if jpeg is not None and self.mqtt_snapshots:
@@ -192,19 +182,9 @@ class EventSink:
                 "data": [i for i in items if i.get("track_id") == what["track_id"]], "snapshot": None,
             }
             if self.store:
-                tag = f"{what['type']}_{shape}_{what['class']}"
-                try:
-                    _, event["snapshot"] = await asyncio.get_running_loop().run_in_executor(
-                        self.executor, self._save, image, when, [tag], event, pred)
-                except EdgeError as exc:
-                    self.last_error = redact_text(str(exc))
-                    logger.warning("camera %s: %s", self.camera.id, self.last_error)
-            self._recent.append(event)
-            if self.webhook:
-                self.webhook.put(event)
-            if self.mqtt:
-                body = orjson.dumps(event, option=orjson.OPT_SERIALIZE_NUMPY)
-                self.mqtt.publish(("events",), body)
+                await self._save_frame(image, when, [f"{what['type']}_{shape}_{what['class']}"], event, pred)
+            body = self._deliver(event)
+            if body is not None:
                 self.mqtt.publish((self.camera.id, "lines" if "line" in what else "zones", str(shape)), body)
             logger.info("camera %s: %s %s %s (track %s)", self.camera.id, what["type"], shape, what["class"],
                         what["track_id"])
@@ -214,6 +194,31 @@ class EventSink:
             self.mqtt.publish((self.camera.id, "counts"), orjson.dumps(counts), retain=True)
         self.update_analytics(counts)  # counts change only with these events: Home Assistant's state follows
         return out
+
+    async def _save_frame(self, image: np.ndarray, when: float, tags: list[str], event: dict[str, Any],
+                          pred: Prediction) -> bytes | None:
+        """The event's JPEG, saved with its files off the loop (``event["snapshot"]`` set when stored);
+        None when saving failed (logged, kept as ``last_error``: the event still goes out)."""
+        try:
+            jpeg, event["snapshot"] = await asyncio.get_running_loop().run_in_executor(
+                self.executor, self._save, image, when, tags, event, pred)
+            return jpeg
+        except EdgeError as exc:
+            self.last_error = redact_text(str(exc))
+            logger.warning("camera %s: %s", self.camera.id, self.last_error)
+            return None
+
+    def _deliver(self, event: dict[str, Any]) -> bytes | None:
+        """Keep ``event`` for the events route and hand it to the webhook and to MQTT's ``events`` topic;
+        returns its JSON when MQTT is on (for the caller's own topics)."""
+        self._recent.append(event)
+        if self.webhook:
+            self.webhook.put(event)
+        if not self.mqtt:
+            return None
+        body = orjson.dumps(event, option=orjson.OPT_SERIALIZE_NUMPY)
+        self.mqtt.publish(("events",), body)
+        return body
 
     def _save(self, image: np.ndarray, when: float, classes: list[str], event: dict[str, Any],
               pred: Prediction) -> tuple[bytes, dict[str, str] | None]:
