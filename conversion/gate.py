@@ -49,16 +49,16 @@ def gated(key: str) -> bool:
     return key.endswith("map50_95") or key.startswith("top") or key in DENSE_GATED
 
 
-def metric_label(task: str) -> str:
-    """What the drop is measured in, for messages."""
-    return {"classify": "top-1/top-5", "semantic": "mIoU (agreement with FP32)",
-            "depth": "depth agreement (1 - mean relative difference from FP32)"}.get(task, "mAP50-95")
+#: What a dense model's drop is counted in (``conversion.dense_gate``): 1 point = 1 % of the figure.
+DENSE_UNITS = {"semantic": "mIoU", "depth": "depth agreement (1 - mean relative difference)"}
 
 
 def points_label(mode: str, task: str) -> str:
     """What a drop is counted in, for messages: agreement points are not mAP points."""
     if task == "classify":
         return "top-1/top-5 agreement points" if mode == "agreement" else "top-1/top-5 points"
+    if task in DENSE_UNITS:
+        return f"{DENSE_UNITS[task]} points" + (" (agreement with FP32's maps)" if mode == "agreement" else "")
     return "agreement points (mAP50-95 against FP32's own boxes)" if mode == "agreement" else "mAP50-95 points"
 
 

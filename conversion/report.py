@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from conversion import gate
+
 CHART = "chart.png"
 #: Agreement drops measured with bench/gate_bench.py (docs/conversion.md), quoted in every agreement report.
 AGREEMENT_GOOD, AGREEMENT_BROKEN = "1.6–3.1", "10 or more"
@@ -38,6 +40,10 @@ def gate_sentence(acc: dict[str, Any], task: str, verdict: str) -> str:
         return (f"Gate ({kind}): largest top-1/top-5 drop {drop:.2f} points (1 point = 1 % of the images), "
                 f"limit {limit:.2f} ({source}): **{verdict}**.")
     worse = "worse" if drop >= 0 else "better"
+    if task in gate.DENSE_UNITS:
+        kind = "agreement with FP32's maps (no labels)" if acc["mode"] == "agreement" else "labelled"
+        return (f"Gate ({kind}): the converted model is {abs(drop):.2f} {gate.points_label(acc['mode'], task)} "
+                f"{worse} than FP32, limit {limit:.2f} ({source}): **{verdict}**.")
     if acc["mode"] == "labels":
         return (f"Gate (labelled): the converted model finds and outlines the labelled objects {abs(drop):.2f} "
                 f"mAP50-95 points {worse} than FP32 (its largest drop over the task's mAP50-95 figures; 100 = "

@@ -14,14 +14,7 @@ from dataclasses import replace
 import numpy as np
 
 from edge.analytics.byte_tracker import ByteTracker
-from edge.errors import ConfigError
 from edge.inference.prediction import Prediction
-
-
-def check_trackable(pred: Prediction, where: str) -> None:
-    if pred.probs is not None or pred.obb_corners is not None:
-        raise ConfigError(f"{where}.track: tracking needs a detect, segment or pose model "
-                          "(classify and OBB models have no axis-aligned boxes to track)")
 
 
 def track(tracker: ByteTracker, pred: Prediction) -> Prediction:

@@ -66,12 +66,6 @@ class ImageHeader:
         return self.width * self.height > HEAVY_PIXELS or self.scans > HEAVY_SCANS
 
 
-def header_size(data: bytes, fmt: str) -> tuple[int, int]:
-    """(width, height) read from the header, without decoding. Raises ``BadImage`` if unreadable."""
-    w, h, _ = _header(data, fmt)
-    return w, h
-
-
 def _header(data: bytes, fmt: str) -> tuple[int, int, int]:
     """(width, height, scans) read from the header, without decoding."""
     try:
