@@ -23,14 +23,12 @@ from edge.inference.letterbox import Letterbox, letterbox, stretch
 def to_input(image: np.ndarray, imgsz: tuple[int, int], stride: int) -> tuple[np.ndarray, Letterbox]:
     """(H, W, 3) u8 BGR -> (1, 3, h, w) f32 RGB model input and the letterbox mapping."""
     boxed, box = letterbox(image, imgsz, stride=stride, minimal=False)
-    tensor = np.ascontiguousarray(boxed[:, :, ::-1].transpose(2, 0, 1), dtype=np.float32) / 255.0
-    return tensor[None], box
+    return _as_tensor(boxed), box
 
 
 def classify_input(image: np.ndarray, size: int) -> np.ndarray:
     """(H, W, 3) u8 BGR -> (1, 3, size, size) f32 RGB: the daemon's classify crop, /255."""
-    cropped = resize_center_crop(image, size)
-    return (np.ascontiguousarray(cropped[:, :, ::-1].transpose(2, 0, 1), dtype=np.float32) / 255.0)[None]
+    return _as_tensor(resize_center_crop(image, size))
 
 
 def model_input(image: np.ndarray, imgsz: tuple[int, int], stride: int, task: str) -> np.ndarray:
@@ -41,6 +39,7 @@ def model_input(image: np.ndarray, imgsz: tuple[int, int], stride: int, task: st
 
 
 def _as_tensor(image: np.ndarray) -> np.ndarray:
+    """(H, W, 3) u8 BGR -> (1, 3, H, W) f32 RGB /255: what the daemon's graph does to its u8 input."""
     return (np.ascontiguousarray(image[:, :, ::-1].transpose(2, 0, 1), dtype=np.float32) / 255.0)[None]
 
 

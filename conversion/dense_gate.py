@@ -53,12 +53,14 @@ def predict_maps(compiled: Any, paths: Sequence[Path], imgsz: tuple[int, int], s
     maps: list[np.ndarray] = []
     for path in track(paths, progress, desc):
         image = calibration.read_bgr(path)
-        tensor = calibration.model_input(image, imgsz, stride, task)
+        if task == "semantic":
+            tensor, lb = calibration.to_input(image, imgsz, stride)
+        else:
+            tensor = calibration.model_input(image, imgsz, stride, task)
         out = np.asarray(request.infer({0: tensor})[compiled.output(0)])
         rows, cols = int(out.shape[-2]), int(out.shape[-1])
         grid = out.reshape(rows, cols)
         if task == "semantic":  # cut the letterbox padding off: it is not the image
-            _, lb = calibration.to_input(image, imgsz, stride)
             left, top = lb.pad
             h, w = round(lb.original_shape[0] * lb.gain_y), round(lb.original_shape[1] * lb.gain_x)
             sy, sx = rows / imgsz[0], cols / imgsz[1]  # 1 unless the map is coarser than the input
@@ -187,7 +189,11 @@ class DenseGate:
         drops less on the held-out ones in ``folder``."""
         import nncf
 
-        chosen = list(self.split.calibration[:AC_VALIDATION])
+        # NNCF selects layers on calibration images the gate does not judge (unlabelled frames calibrate on
+        # all of them): the gate stays an independent check, as in HoldoutGate.recover
+        held = set(self.holdout)
+        chosen = [p for p in self.split.calibration if p not in held][:AC_VALIDATION] \
+            or list(self.split.calibration[:AC_VALIDATION])
         self._ac_truth = dict(zip(chosen, self._maps(self._compile(fp32_model), chosen, "reference fp32")))
         self._deadline = deadline = Deadline(self.opts.accuracy_control_seconds)
         calib = nncf.Dataset(BoundedImages(deadline, self.split.calibration, self.imgsz, self.source.stride,

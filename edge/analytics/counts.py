@@ -4,7 +4,7 @@ Lines follow ``ultralytics/solutions/object_counter.py`` (``ObjectCounter`` with
 one counter per line): each track's box centre is kept per frame it appears in (its last 30); when the
 segment from its previous centre to this one touches the line, the track counts once for that line,
 ``in`` if it moved right across a line more vertical than horizontal (else ``in`` if it moved down),
-``out`` otherwise; a track is forgotten (history and counted flags) when the tracker removes it.
+``out`` otherwise; a track is forgotten (last centre and counted flags) when the tracker removes it.
 
 Zones follow ``region_counter.py`` (``RegionCounter``): occupancy is the number of this frame's tracks
 whose box centre is strictly inside the polygon, per class. Beyond Ultralytics: a track enters a zone
@@ -20,7 +20,6 @@ MQTT, Home Assistant, the counts file)::
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +29,6 @@ from edge.analytics.geometry import Point, Polygon, segments_intersect
 from edge.config.analytics import LineConfig, ZoneConfig, in_pixels
 from edge.inference.prediction import Prediction
 
-HISTORY = 30  # centres kept per track, as Ultralytics' store_tracking_history
 
 
 @dataclass
@@ -60,7 +58,8 @@ class CameraCounts:
     def __init__(self, lines: list[LineConfig], zones: list[ZoneConfig]) -> None:
         self.lines = [_Line(c) for c in lines]
         self.zones = [_Zone(c) for c in zones]
-        self.history: dict[int, list[Point]] = defaultdict(list)
+        # each track's previous centre: all a crossing needs (Ultralytics keeps 30 of them to draw trails)
+        self.last_centre: dict[int, Point] = {}
         self._frame_size: tuple[int, int] | None = None
         self.changed = False  # since the counts file was last written
         self._now = 0.0  # the last frame's time
@@ -75,7 +74,7 @@ class CameraCounts:
         self._place(pred.orig_shape)
         events: list[dict[str, Any]] = []
         for tid in removed_ids:  # Ultralytics' forget_tracks, before this frame's boxes
-            self.history.pop(tid, None)
+            self.last_centre.pop(tid, None)
             for line in self.lines:
                 line.counted.discard(tid)
             for zone in self.zones:
@@ -89,11 +88,8 @@ class CameraCounts:
             name = names.get(int(cls), str(cls))
             b = np.asarray(box, dtype=np.float32).reshape(2, 2).mean(axis=0)  # the box centre, in float32
             centre = (float(b[0]), float(b[1]))
-            history = self.history[tid]
-            history.append(centre)
-            if len(history) > HISTORY:
-                history.pop(0)
-            prev = history[-2] if len(history) > 1 else None
+            prev = self.last_centre.get(tid)
+            self.last_centre[tid] = centre
             seen.add(tid)
             for line in self.lines:
                 if prev is not None and tid not in line.counted and segments_intersect(prev, centre, *line.points):

@@ -59,8 +59,9 @@ class CameraState:
         else:
             found = [names.get(int(k), str(k)) for k in pred.classes.tolist()]
             counts = {c: found.count(c) for c in self.classes}
-        self.detections = counts
-        self._maybe_send()
+        if counts != self.detections:  # every frame comes here: build and compare the payload only on a change
+            self.detections = counts
+            self._maybe_send()
 
     def update_event(self, event: dict[str, Any]) -> None:
         self.last_event = {"id": event["id"], "time_iso": event["time_iso"], "classes": event["classes"]}

@@ -192,7 +192,6 @@ class EventSink:
         self.analytics_count += len(out)
         if self.mqtt:
             self.mqtt.publish((self.camera.id, "counts"), orjson.dumps(counts), retain=True)
-        self.update_analytics(counts)  # counts change only with these events: Home Assistant's state follows
         return out
 
     async def _save_frame(self, image: np.ndarray, when: float, tags: list[str], event: dict[str, Any],

@@ -212,9 +212,14 @@ class CameraLoop:
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
         await self.events.handle(frame.image, frame.time, pred, names, model.spec.model_id, wanted, now)
-        if happened:
-            await self.events.handle_analytics(frame.image, frame.time, happened, pred, names, model.spec.model_id,
-                                               self.analytics.snapshot())
+        if self.analytics.counts:
+            counts = self.analytics.snapshot()
+            if happened:
+                await self.events.handle_analytics(frame.image, frame.time, happened, pred, names,
+                                                   model.spec.model_id, counts)
+            # every frame, not only with events: occupancy also moves when a track is lost or found again
+            # (Home Assistant's state is sent only when it changed)
+            self.events.update_analytics(counts)
         snapshot = self.analytics.to_save(now)
         if snapshot is not None:
             asyncio.get_running_loop().run_in_executor(None, self.analytics.write, snapshot)
