@@ -42,6 +42,9 @@ from edge.inference.shape_pools import MAX_SHAPES, ShapePools
 
 logger = logging.getLogger(__name__)
 
+# Tasks whose input is always the square: classify is centre-cropped, depth stretched (as Ultralytics does).
+SQUARE_ONLY_TASKS = ("classify", "depth")
+
 
 @dataclass(frozen=True)
 class InputPlan:
@@ -60,15 +63,13 @@ class LoadedModel:
     """One compiled model, ready to infer. Thread-safe to share; one instance per MODEL_ID."""
 
     def __init__(self, spec: ModelSpec, pool: InferPool | ShapePools, device: str, precision: str,
-                 dynamic: bool, compile_seconds: float, shapes: str = "square") -> None:
+                 dynamic: bool, compile_seconds: float, shape_aware: bool = False) -> None:
         self.spec = spec
         self.device = device
         self.precision = precision
         self.dynamic = dynamic
-        # ``models.shapes: minimal`` on a dynamic export (not on the NPU): one compilation per shape.
-        # Not classify (centre-cropped) nor depth (stretched to the square, as Ultralytics does).
-        self.shape_aware = shapes == "minimal" and dynamic and isinstance(pool, ShapePools) \
-            and spec.task not in ("classify", "depth")
+        # ``models.shapes: minimal`` on a dynamic export (``Engine.load`` decides: ``shape_aware``)
+        self.shape_aware = shape_aware and isinstance(pool, ShapePools)
         # Padding to a stride multiple only, as Ultralytics does for a dynamic export; not when run as
         # static per shape, where Ultralytics pads to the square so that few shapes are compiled.
         self.minimal_padding = spec.dynamic is True and not isinstance(pool, ShapePools)
@@ -202,8 +203,9 @@ class Engine:
             # Batch 1 always; keep H, W as the export made them.
             model.reshape([1, 3, shape[2], shape[3]])
         precision = spec.precision or detect_precision(model)
-        shape_aware = self.shapes == "minimal" and dynamic and spec.task != "classify"
-        if self.shapes == "minimal" and not shape.is_dynamic and spec.task != "classify":
+        # one compilation per shape with ``models.shapes: minimal`` on a dynamic export (not on the NPU)
+        shape_aware = self.shapes == "minimal" and dynamic and spec.task not in SQUARE_ONLY_TASKS
+        if self.shapes == "minimal" and not shape.is_dynamic and spec.task not in SQUARE_ONLY_TASKS:
             # A static YOLO IR does not reshape: its head holds the anchors of the exported size as constants.
             logger.warning("model %s: a static export runs at its own %s only; models.shapes: minimal needs an "
                            "export with dynamic shapes (yolo-edge-convert --dynamic, or yolo export dynamic=True)",
@@ -223,7 +225,7 @@ class Engine:
             pool = self._compile(spec, model)
             how = f"{pool.size} infer requests" + (" + 1 for latency when idle" if pool.solo else "")
         loaded = LoadedModel(spec, pool, self.device, precision, dynamic, compile_seconds=time.perf_counter() - t0,
-                             shapes=self.shapes)
+                             shape_aware=shape_aware)
         loaded.warm_up()
         if loaded.shape_aware and spec.shapes and isinstance(pool, ShapePools):
             self._precompile(spec, pool)

@@ -31,8 +31,9 @@ RESTART_ONLY_SECTIONS = ("cameras", "mqtt")
 
 def same_engine(old: Config, new: Config) -> bool:
     a, b = old.models, new.models
-    return (a.device, a.cache_dir, a.infer_requests, a.cpu_precision, a.shapes) == \
-        (b.device, b.cache_dir, b.infer_requests, b.cpu_precision, b.shapes)
+    # every models.* setting Engine.from_config reads: a reload that changes one needs a new engine
+    return (a.device, a.cache_dir, a.infer_requests, a.cpu_precision, a.shapes, a.max_shapes) == \
+        (b.device, b.cache_dir, b.infer_requests, b.cpu_precision, b.shapes, b.max_shapes)
 
 
 def load_serving(config: Config, keys: KeyRing, executor: Executor, engine: Engine | None = None,
