@@ -109,6 +109,8 @@ class GuardedServer(web.Server):
 
     def make_room(self) -> bool:
         """True when a new connection may open, after closing the longest-idle one if at the cap."""
+        if len(self._connections) < self.limit:  # far below the cap: no scan (every connection comes here)
+            return True
         open_now = [(h, t) for h, t in self._connections.items() if not t.is_closing()]
         if len(open_now) < self.limit:
             return True
