@@ -27,9 +27,7 @@ def require_key(request: web.Request, key: str | None = None,
         if key:
             raise errors.Unauthorized("the API key is not valid for this device")
         raise errors.Unauthorized(f"missing API key: {where}")
-    limiter = request.app[LIMITER]
-    if limiter:  # after the key check, so a wrong key cannot drain a good key's bucket
-        limiter.check(key or request.remote or "")
+    rate_limit(request, key or request.remote or "")  # after the key check: a wrong key drains no good key's bucket
 
 
 def require_admin_key(request: web.Request) -> str:
@@ -48,9 +46,7 @@ def require_admin_key(request: web.Request) -> str:
             raise errors.Forbidden("this API key may predict but not manage models: use an admin key "
                                    "(auth.admin_keys_file)")
         raise errors.Unauthorized("the admin key is not valid for this device")
-    limiter = request.app[LIMITER]
-    if limiter:
-        limiter.check(key)
+    rate_limit(request, key)
     return key
 
 
@@ -60,6 +56,12 @@ def require_dialect_key(request: web.Request, key: str | None, where: str) -> No
     if request.app[STATE].serving.config.dialects.require_key:
         require_key(request, key, where)
         return
+    rate_limit(request, key or api_key_of(request) or request.remote or "")
+
+
+def rate_limit(request: web.Request, bucket: str) -> None:
+    """Count one request against ``bucket`` (a key, a media token or a client address), when
+    ``server.rate_limit_per_key`` is set; ``TooManyRequests`` past it."""
     limiter = request.app[LIMITER]
     if limiter:
-        limiter.check(key or api_key_of(request) or request.remote or "")
+        limiter.check(bucket)

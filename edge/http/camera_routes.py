@@ -31,8 +31,8 @@ from edge.cameras.hub import CameraHub
 from edge.cameras.loop import CameraLoop, CameraResult
 from edge.cameras.snapshot_store import encode_jpeg
 from edge.config.request_fields import parse_bool
-from edge.http.app_keys import CAMERAS, LIMITER, MEDIA_TOKENS, READY_DETAIL, STATE, CameraSlot
-from edge.http.auth import require_key
+from edge.http.app_keys import CAMERAS, MEDIA_TOKENS, READY_DETAIL, STATE, CameraSlot
+from edge.http.auth import rate_limit, require_key
 from edge.http.predict_form import read_field
 from edge.http.responses import json_response
 from edge.inference.summary import summarize
@@ -53,9 +53,7 @@ def hub_for(request: web.Request, token_ok: bool = False) -> CameraHub:
         require_key(request)
     else:
         request.app[MEDIA_TOKENS].check(token, request.match_info["camera_id"])
-        limiter = request.app[LIMITER]
-        if limiter:
-            limiter.check(token)
+        rate_limit(request, token)
     hub = request.app[CAMERAS].hub
     if hub is None:
         if not request.app[STATE].boot_config.cameras:  # none configured: not "starting" forever
