@@ -69,6 +69,13 @@ def error_response(exc: errors.EdgeError, body: ErrorBody = hub_error_body) -> w
     return json_response(body(str(exc), status), status, headers)
 
 
+def body_too_large(app: web.Application) -> errors.PayloadTooLarge:
+    """The one message for a body over ``server.max_body_mb`` (said by the header check or by aiohttp)."""
+    limit = app[STATE].boot_config.server.max_body_mb
+    return errors.PayloadTooLarge(f"the request body is larger than this device accepts ({limit:g} MB, "
+                                  "server.max_body_mb)")
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                            ) -> web.StreamResponse:
@@ -90,10 +97,7 @@ async def _mapped(request: web.Request, handler: Callable[[web.Request], Awaitab
             logger.error("%s %s: %s", request.method, request.path, exc)
         return error_response(exc, error_body(request))
     except web.HTTPRequestEntityTooLarge:
-        limit = request.app[STATE].boot_config.server.max_body_mb
-        return error_response(errors.PayloadTooLarge(f"the request body is larger than this device accepts "
-                                                     f"({limit:g} MB, server.max_body_mb)"),
-                              error_body(request))
+        return error_response(body_too_large(request.app), error_body(request))
     except web.HTTPException as exc:
         if exc.status >= 400:
             allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None  # 405 must name them

@@ -14,6 +14,7 @@ from aiohttp.streams import EofStream
 from edge import errors
 from edge.config.settings import Config
 from edge.http.app_keys import STATE
+from edge.http.error_mapping import body_too_large
 from edge.http.multipart import read_multipart
 from edge.http.predict_form import single
 from edge.http.url_fetch import fetch_image
@@ -33,8 +34,7 @@ async def read_form(request: web.Request) -> Any:
                                           "(or application/x-www-form-urlencoded) with the image as a file field")
     limit = request.app[STATE].boot_config.server.max_body_mb
     if request.content_length is not None and request.content_length > limit * 1024 * 1024:
-        raise errors.PayloadTooLarge(f"the request body is larger than this device accepts ({limit:g} MB, "
-                                     "server.max_body_mb)")  # said before a byte of it is read
+        raise body_too_large(request.app)  # said before a byte of it is read
     try:
         async with asyncio.timeout(timeout):
             if request.content_type == "multipart/form-data":
