@@ -88,6 +88,7 @@ class CameraLoop:
         self._jpeg_cache: tuple[int, bytes] | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._counts_write: asyncio.Future[None] | None = None  # one write of the counts file at a time
 
     def options_for(self, model: LoadedModel) -> tuple[PredictOptions, frozenset[int]]:
         """Predict options and event classes for ``model``; ConfigError when the camera does not fit it."""
@@ -123,6 +124,8 @@ class CameraLoop:
             await asyncio.gather(self._task, return_exceptions=True)
         await self.events.stop()
         ev = asyncio.get_running_loop()
+        if self._counts_write is not None:  # the last periodic write first: the final one must land last
+            await asyncio.gather(self._counts_write, return_exceptions=True)
         snapshot = self.analytics.to_save(time.monotonic(), force=True)
         if snapshot is not None:
             await ev.run_in_executor(None, self.analytics.write, snapshot)
@@ -220,9 +223,10 @@ class CameraLoop:
             # every frame, not only with events: occupancy also moves when a track is lost or found again
             # (Home Assistant's state is sent only when it changed)
             self.events.update_analytics(counts)
-        snapshot = self.analytics.to_save(now)
-        if snapshot is not None:
-            asyncio.get_running_loop().run_in_executor(None, self.analytics.write, snapshot)
+        if self._counts_write is None or self._counts_write.done():  # else the next frame asks again
+            snapshot = self.analytics.to_save(now)
+            if snapshot is not None:
+                self._counts_write = asyncio.get_running_loop().run_in_executor(None, self.analytics.write, snapshot)
 
     async def _yield_to_requests(self, at_most: float) -> None:
         """Predict requests go first: while some are in flight, wait (``at_most`` s, so a camera is
