@@ -19,6 +19,7 @@ import yaml
 
 from conversion import dense_labels
 from conversion.errors import DataError
+from conversion.source import DENSE_TASKS
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ def collect(data: str | Path, workdir: Path, task: str, kpt_shape: tuple[int, in
         )
     if kind == "video":
         labelled, note = False, "video: no labels"
-    elif task in ("semantic", "depth"):  # masks / depth maps, not .txt labels (conversion.dense_labels)
+    elif task in DENSE_TASKS:  # masks / depth maps, not .txt labels (conversion.dense_labels)
         labelled, note = dense_labels.labels_fit(readable, task)
     elif task == "classify":
         labelled, note = _class_folders_fit(readable, names or {})

@@ -40,7 +40,6 @@ from edge.inference.compile_options import compile_properties
 
 logger = logging.getLogger(__name__)
 
-DENSE_TASKS = ("semantic", "depth")
 #: Calibration images NNCF's accuracy control validates on.
 AC_VALIDATION = 50
 _EPS = 1e-6

@@ -22,6 +22,7 @@ import yaml
 from conversion import classify_eval, evaluate
 from conversion.dataset import label_path
 from conversion.progress import Progress
+from conversion.source import DENSE_TASKS
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ def limit(mode: str, task: str, max_drop: float, max_agreement_drop: float | Non
     """The gate's limit: --max-drop mAP points with labels; without, the agreement drop that goes
     with it (or --max-agreement-drop). Classify's (top-1 / top-5) and the dense maps' agreement (semantic
     mIoU, depth) are held to --max-drop: the 2 + 3 x relation was measured on boxes only."""
-    if mode != "agreement" or task in ("classify", "semantic", "depth"):
+    if mode != "agreement" or task in ("classify", *DENSE_TASKS):
         return Limit(max_drop, "--max-drop")
     if max_agreement_drop is not None:
         return Limit(max_agreement_drop, "--max-agreement-drop")

@@ -17,7 +17,7 @@ from typing import Any
 from conversion import calibration, data_split, dataset, devices, export, gate, quantize, report, speed
 from conversion.bundle import Staging, check_target
 from conversion.data_split import DataSplit
-from conversion.dense_gate import DENSE_TASKS, DenseGate
+from conversion.dense_gate import DenseGate
 from conversion.errors import AccuracyGateError, UsageError
 from conversion.holdout_gate import HoldoutGate, failure_hint
 from conversion.input_size import default_imgsz
@@ -34,7 +34,7 @@ from conversion.report_data import (
     SpeedResult,
 )
 from conversion.shapes import record_shapes
-from conversion.source import SourceModel, load_source
+from conversion.source import DENSE_TASKS, SourceModel, load_source
 
 logger = logging.getLogger(__name__)
 

@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from conversion.source import DENSE_TASKS
+
 logger = logging.getLogger(__name__)
 
 
@@ -48,7 +50,7 @@ def describe(recipe: Recipe, task: str = "detect") -> str:
     return "; ".join(parts) + "."
 
 #: Heads that are not Detect subclasses: Ultralytics' exporter gives them no ignored scope.
-NO_HEAD_SCOPE = ("classify", "semantic", "depth")
+NO_HEAD_SCOPE = ("classify", *DENSE_TASKS)
 
 #: --device -> NNCF target device (the hardware config decides which ops get quantized).
 TARGET_DEVICES = {"CPU": "CPU", "GPU": "GPU", "NPU": "NPU", "AUTO": "ANY"}
