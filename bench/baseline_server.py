@@ -20,7 +20,22 @@ from aiohttp import web
 from ultralytics import YOLO
 
 
+def f32_without_bf16() -> None:
+    """Under ``--isa`` (``bench/cpu_isa.py``) the emulated CPU has no bf16: compile f32, as Ultralytics does there."""
+    if not os.environ.get("ONEDNN_MAX_CPU_ISA"):
+        return
+    import openvino as ov
+
+    class F32Core(ov.Core):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)
+            self.set_property("CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+
+    ov.Core = F32Core  # type: ignore[misc]
+
+
 def build_app(model_dir: str) -> web.Application:
+    f32_without_bf16()
     model = YOLO(model_dir, task="detect")
     model(np.full((640, 640, 3), 114, np.uint8), verbose=False)  # the first call compiles the IR
 

@@ -41,6 +41,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from bench import cpu_isa  # noqa: E402
 from bench.figures_out import print_and_write  # noqa: E402
 from tests.support.daemon import Daemon, ServerProcess, free_port, link_models, write_config  # noqa: E402
 
@@ -298,7 +299,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cameras", type=int, default=4, help="cameras in the 16:9 camera scenario (default 4)")
     p.add_argument("--wide-images", type=int, default=16, help="coco128 images made 16:9 (default 16)")
     p.add_argument("--quick", action="store_true", help="seconds, not minutes: for the test")
+    cpu_isa.add_argument(p)
     args = p.parse_args(argv)
+    isa = cpu_isa.apply(args.isa)
     if args.quick:
         args.duration, args.warmup, args.images = 1.0, 1.0, min(args.images, 4)
     if shutil.which("wrk") is None:
@@ -310,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {"setup": {
         "model": str(args.model), "images": [p.name for p in images], "duration_s": args.duration,
         "concurrency": concurrency, "cpus": len(os.sched_getaffinity(0)), "load_before": os.getloadavg(),
-        "daemon_infer_requests": args.infer_requests,
+        "daemon_infer_requests": args.infer_requests, "max_cpu_isa": isa,
         "python": sys.version.split()[0]}}
     import openvino as ov
 
@@ -356,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         from bench import serving_wide
 
         with tempfile.TemporaryDirectory(prefix="yolo-edge-bench-wide-") as tmp:
-            wide = serving_wide.run(Path(tmp), args.dynamic, args.coco, args.wide_images, concurrency, args.duration,
+            wide = serving_wide.run(Path(tmp), args.model, args.dynamic, args.coco, args.wide_images, concurrency, args.duration,
                                     args.warmup, args.cameras, not args.no_baseline)
             print("engine alone at 384x640...", file=sys.stderr)
             wide_720 = sorted(Path(tmp).glob("wide_1280x720/*.jpg"))

@@ -1,10 +1,13 @@
-"""The 16:9 part of ``bench/serving_bench.py``: square vs shape-aware serving of one dynamic-shape export.
+"""The 16:9 part of ``bench/serving_bench.py``: square vs shape-aware serving.
 
 - image sets: coco128 images centre-cropped to 16:9 as 1280x720 and 1920x1080 JPEGs
-  (``tests/support/wide_images.py``); the same daemon binary serves the same export with
-  ``models.shapes: square`` (640x640, 40 % grey padding) and ``minimal`` (384x640, as Ultralytics'
-  PyTorch predictor pads), and the Ultralytics baseline serves it too (which pads minimally for a
-  dynamic export), all driven by ``wrk`` in turn at each concurrency;
+  (``tests/support/wide_images.py``); the same daemon binary serves the static export (square:
+  640x640, 40 % grey padding; what ``yolo-edge-convert`` writes by default) and the dynamic-shape export
+  with ``models.shapes: minimal`` (384x640, as Ultralytics' PyTorch predictor pads), and the Ultralytics
+  baseline serves the dynamic export too (which pads minimally for a dynamic export), all driven by
+  ``wrk`` in turn at each concurrency. (The square is the static export, not the dynamic one with
+  ``models.shapes: square``: on a CPU without AMX that pads minimally, as Ultralytics does for a dynamic
+  export, so it would not be square at all.)
 - a camera scenario: N cameras in the daemon (``cameras:``), each a 720p video file looped as fast as
   it is inferred (``fps: 60``), square then minimal; frames inferred per second per camera from
   ``GET /v1/cameras`` over a window;
@@ -102,7 +105,7 @@ def cameras_fps(server: Daemon, seconds: float) -> dict[str, Any]:
             **server.rss_mb()}
 
 
-def run(work: Path, dynamic: Path, coco: Path, images: int, concurrency: list[int], duration: float,
+def run(work: Path, static: Path, dynamic: Path, coco: Path, images: int, concurrency: list[int], duration: float,
         warmup: float, cameras: int, baseline: bool) -> dict[str, Any]:
     """Every figure of the 16:9 part; see the module docstring."""
     sources = sorted(coco.glob("*.jpg"))[:images]
@@ -111,7 +114,7 @@ def run(work: Path, dynamic: Path, coco: Path, images: int, concurrency: list[in
     out: dict[str, Any] = {"sets": {}}
     try:
         print("16:9: square and minimal daemons" + (", baseline" if baseline else "") + "...", file=sys.stderr)
-        servers["square"] = start(work, "square", dynamic, "square")
+        servers["square"] = start(work, "square", static, "square")
         servers["minimal"] = start(work, "minimal", dynamic, "minimal")
         wait_compiled(servers["minimal"], sets["1280x720"][0])
         if baseline:
@@ -132,7 +135,7 @@ def run(work: Path, dynamic: Path, coco: Path, images: int, concurrency: list[in
     for shapes in ("square", "minimal"):
         print(f"cameras: {cameras} x 720p, {shapes}...", file=sys.stderr)
         cams = [{"id": f"cam{i}", "source": str(video), "model": MODEL_ID, "fps": 60} for i in range(cameras)]
-        server = start(work, f"cameras_{shapes}", dynamic, shapes, cams, auth=True)
+        server = start(work, f"cameras_{shapes}", dynamic if shapes == "minimal" else static, shapes, cams, auth=True)
         try:
             if shapes == "minimal":
                 wait_compiled(server, sets["1280x720"][0], {"x-api-key": API_KEY})
@@ -161,7 +164,7 @@ def ratios(out: dict[str, Any]) -> dict[str, Any]:
 
 def table(out: dict[str, Any], engine_wide: dict[str, Any] | None) -> str:
     head = f"{'':28}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/req':>12}{'RSS MB':>9}{'errors':>8}"
-    rows = ["", "16:9 sets, one dynamic-shape export: square (640x640) vs minimal (384x640)", head, "-" * len(head)]
+    rows = ["", "16:9 sets: the static export, square (640x640), vs the dynamic one, minimal (384x640)", head, "-" * len(head)]
     for name, loads in out["sets"].items():
         for server, load in loads.items():
             for r in load["runs"]:

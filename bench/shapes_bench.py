@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from bench.serving_bench import DEFAULT_COCO, MODEL_ID, best, drive, write_bodies  # noqa: E402
 from tests.support.daemon import Daemon, free_port, link_models, write_config  # noqa: E402
+from bench import cpu_isa  # noqa: E402
 from bench.figures_out import print_and_write  # noqa: E402
 from tests.support.wide_images import wide_jpegs  # noqa: E402
 
@@ -81,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=float, default=2.0, help="seconds of load before each server's runs")
     p.add_argument("--concurrency", default="1,2,4", help="comma-separated (default 1,2,4)")
     p.add_argument("--json", type=Path, default=Path("shapes_bench.json"), help="where to write the figures")
+    cpu_isa.add_argument(p)
     args = p.parse_args(argv)
+    isa = cpu_isa.apply(args.isa)
     if shutil.which("wrk") is None:
         print("wrk is not on PATH (Debian: apt-get install wrk)", file=sys.stderr)
         return 2
@@ -110,11 +113,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.static:
         ratios["minimal_over_static_square"] = round(top["minimal"] / top["square (static export)"], 3)
         ratios["cpu_per_request_static_square_over_minimal"] = round(cpu["square (static export)"] / cpu["minimal"], 3)
-    ratios["target minimal_over_square>=1.4"] = "yes" if ratios["minimal_over_square"] >= 1.4 else "NO"
+    # The square-padded daemon of the target: the static export when given (on a CPU without AMX the dynamic
+    # export under ``models.shapes: square`` pads minimally, as Ultralytics does for a dynamic export).
+    target = ratios.get("minimal_over_static_square", ratios["minimal_over_square"])
+    ratios["target minimal_over_square>=1.4"] = "yes" if target >= 1.4 else "NO"
     result = {"setup": {"model": str(args.model), "static": str(args.static) if args.static else None,
                         "images": [p.name for p in images], "image_size": "1280x720", "duration_s": args.duration,
                         "concurrency": concurrency, "cpus": len(os.sched_getaffinity(0)),
-                        "load_before": os.getloadavg()},
+                        "load_before": os.getloadavg(), "max_cpu_isa": isa},
               "servers": loads, "ratios": ratios}
     print_and_write(table(result), result, args.json)
     return 0
