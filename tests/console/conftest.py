@@ -1,6 +1,6 @@
 """A real daemon serving the real yolov8n, yolo11n-seg and yolov8n-pose INT8 exports (and yolov8n again
-under hostile class names), a classify and an OBB model that ``yolo-edge-convert`` makes here from
-Ultralytics yamls (seeded random weights, so with real conversion reports), and one camera reading a video
+under hostile class names), a classify, an OBB, a semantic and a depth model that ``yolo-edge-convert`` makes here
+from Ultralytics yamls (seeded random weights, so with real conversion reports), and one camera reading a video
 file (coco128 photos) at 2 fps that raises events for persons and keeps their frames; and a real headless
 Chromium driven by Playwright, the daemon per session, the browser per module.
 
@@ -31,7 +31,8 @@ SHARED_MODELS = ["hostile", "yolo11n-seg", "yolov8n", "yolov8n-pose"]
 # INT8, so its report has accuracy and speed; OBB stays FP32 (its INT8 agreement check costs a minute).
 # The classify model has 5 classes (not ImageNet's 1000), so its random confidences are far from 0.001
 # and its top-k bars have lengths to measure.
-TASK_MODELS = [("classify", "yolo11n-cls.yaml", "int8", 96), ("obb", "yolo11n-obb.yaml", "fp32", 160)]
+TASK_MODELS = [("classify", "yolo11n-cls.yaml", "int8", 96), ("obb", "yolo11n-obb.yaml", "fp32", 160),
+               ("semantic", "yolo26n-sem.yaml", "fp32", 160), ("depth", "yolo26n-depth.yaml", "fp32", 160)]
 CLASSIFY_CLASSES = 5
 HOSTILE = {0: "<img src=x onerror=alert(1)>", 5: "bus</script><script>alert(2)</script>"}
 

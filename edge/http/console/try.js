@@ -138,13 +138,20 @@ async function predict() {
       `round trip ${took} ms`].join(" · ");
     $("json").textContent = JSON.stringify(answer, null, 2);
     const image = url ? null : await loadImage(picked);
-    drawAnswer($("canvas"), image, answer.data, url ? extent(answer.data) : undefined);
-    status(`${answer.data.length} result(s) in ${took} ms` + (url ? ". The device fetched the image; this page shows "
+    await drawAnswer($("canvas"), image, answer, url ? extent(answer.data) : undefined);
+    status(`${summary(answer)} in ${took} ms` + (url ? ". The device fetched the image; this page shows "
       + "images from this device only (its Content-Security-Policy), so the results are drawn on a blank frame." : ""),
     false, "done");
   } catch (err) {
     status(err.message, true);
   }
+}
+
+function summary(answer) {
+  const d = answer.depth;
+  if (d) return `depth map ${d.shape[1]}×${d.shape[0]}, ${d.min.toFixed(2)} to ${d.max.toFixed(2)} (near: dark, far: yellow)`;
+  if (answer.semantic_mask) return `class map, ${answer.data.length} class(es) present`;
+  return `${answer.data.length} result(s)`;
 }
 
 // For a URL the browser does not load (CSP: images only from this device; widening img-src would let any
