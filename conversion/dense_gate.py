@@ -29,19 +29,17 @@ from typing import Any
 import numpy as np
 import yaml
 
-from conversion import calibration, dataset, dense_labels, export, quantize
-from conversion.gate import Accuracy, drop_points, ultralytics_device
+from conversion import calibration, dataset, dense_labels, export
+from conversion.gate import Accuracy, ultralytics_device
 from conversion.options import Options
 from conversion.progress import Progress, track
-from conversion.report_data import Attempt
 from conversion.source import SourceModel
-from conversion.time_bound import BoundedImages, Deadline, run_accuracy_control
+from conversion.recovering_gate import RecoveringGate
+from conversion.time_bound import Deadline
 from edge.inference.compile_options import compile_properties
 
 logger = logging.getLogger(__name__)
 
-#: Calibration images NNCF's accuracy control validates on.
-AC_VALIDATION = 50
 _EPS = 1e-6
 
 
@@ -140,10 +138,12 @@ def validate_labelled(ir_folder: Path, holdout: DenseHoldoutSet, task: str, imgs
     return Accuracy("labels", holdout.images, metrics)
 
 
-class DenseGate:
+class DenseGate(RecoveringGate):
     """``HoldoutGate``'s interface for semantic and depth models: FP32's maps on the held-out images are
     the reference (``reference`` scores 1); ``measure`` scores a candidate IR folder; ``recover`` runs
     NNCF's accuracy control."""
+
+    ac_validation = 50  # a map per image: heavier to score than boxes
 
     def __init__(self, opts: Options, source: SourceModel, imgsz: tuple[int, int], device: str, core: Any,
                  work: Path, fp32_folder: Path, split: dataset.Split, labelled: bool, progress: Progress) -> None:
@@ -182,34 +182,8 @@ class DenseGate:
         score = agreement(self.task, maps, [self._ac_truth[p] for p in paths])
         return score["miou" if self.task == "semantic" else "depth_agreement"], None
 
-    def recover(self, fp32_model: Any, accuracy: Accuracy, drop: float, folder: Path, metadata: dict[str, Any],
-                stem: str) -> tuple[Accuracy, float, Attempt]:
-        """NNCF accuracy-controlled quantization judged on the calibration images; keeps whichever model
-        drops less on the held-out ones in ``folder``."""
-        import nncf
+    def _reference_outputs(self, fp32_model: Any, paths: list[Path]) -> list[np.ndarray]:
+        return self._maps(self._compile(fp32_model), paths, "reference fp32")
 
-        # NNCF selects layers on calibration images the gate does not judge (unlabelled frames calibrate on
-        # all of them): the gate stays an independent check, as in HoldoutGate.recover
-        held = set(self.holdout)
-        chosen = [p for p in self.split.calibration if p not in held][:AC_VALIDATION] \
-            or list(self.split.calibration[:AC_VALIDATION])
-        self._ac_truth = dict(zip(chosen, self._maps(self._compile(fp32_model), chosen, "reference fp32")))
-        self._deadline = deadline = Deadline(self.opts.accuracy_control_seconds)
-        calib = nncf.Dataset(BoundedImages(deadline, self.split.calibration, self.imgsz, self.source.stride,
-                                           self.progress, task=self.task))
-        method = "nncf.quantize_with_accuracy_control"
-        recovered, why_not = run_accuracy_control(deadline, lambda: quantize.quantize_with_accuracy_control(
-            fp32_model, calib, len(self.split.calibration), chosen, self._validation_fn, self.opts.max_drop,
-            quantize.RECIPES[self.opts.recipe], self.device, task=self.task))
-        self._deadline = None
-        if recovered is None:
-            return accuracy, drop, Attempt(method, drop, why_not)
-        trial = self.work / "recovered_openvino_model"
-        export.save_ir(recovered, metadata, trial, stem, "int8")
-        new_accuracy = self.measure(trial)
-        new_drop = drop_points(self.reference, new_accuracy)
-        if new_drop >= drop:
-            return accuracy, drop, Attempt(method, new_drop, "not better; kept the first model")
-        shutil.rmtree(folder)
-        trial.rename(folder)
-        return new_accuracy, new_drop, Attempt(method, new_drop, "kept")
+    def _recovery_limit(self) -> float:
+        return self.opts.max_drop

@@ -4,26 +4,23 @@ and the hint a failed gate gives."""
 from __future__ import annotations
 
 import logging
-import shutil
 from pathlib import Path
 from typing import Any
 
-from conversion import calibration, classify_eval, dataset, export, gate, quantize
+from conversion import calibration, classify_eval, dataset, export, gate
 from conversion.options import Options
 from conversion.progress import Progress
 from conversion.report_data import Attempt
 from conversion.source import SourceModel
-from conversion.time_bound import BoundedImages, Deadline, run_accuracy_control
+from conversion.recovering_gate import RecoveringGate
+from conversion.time_bound import Deadline
 from edge.inference.compile_options import compile_properties  # what the daemon compiles with
 
 logger = logging.getLogger(__name__)
 
-#: Calibration images NNCF's accuracy control validates on (several passes each).
-AC_VALIDATION = 100
-
-
-class HoldoutGate:
-    """Measures the FP32 reference on construction; ``measure`` scores a candidate IR folder."""
+class HoldoutGate(RecoveringGate):
+    """Measures the FP32 reference on construction; ``measure`` scores a candidate IR folder; ``recover``
+    (``RecoveringGate``) runs NNCF's accuracy control."""
 
     def __init__(self, opts: Options, source: SourceModel, imgsz: tuple[int, int], device: str, core: Any,
                  work: Path, fp32_folder: Path, split: dataset.Split, labelled: bool, progress: Progress) -> None:
@@ -67,45 +64,14 @@ class HoldoutGate:
                                self.source.names, None, "accuracy control", self.task)
         return gate.headline(score), None
 
-    def recover(self, fp32_model: Any, accuracy: gate.Accuracy, drop: float, folder: Path, metadata: dict[str, Any],
-                stem: str) -> tuple[gate.Accuracy, float, Attempt]:
-        """NNCF accuracy-controlled quantization; keeps whichever model drops less in ``folder``.
-        Returns the kept model's accuracy and drop, and the attempt for the report."""
-        import nncf
-
-        recipe = quantize.RECIPES[self.opts.recipe]
-        self._deadline = deadline = Deadline(self.opts.accuracy_control_seconds)
-        calib = nncf.Dataset(BoundedImages(deadline, self.split.calibration, self.imgsz, self.source.stride,
-                                            self.progress, task=self.task))
-        # NNCF selects layers on the calibration images (agreement with FP32), never on the held-out
-        # ones: the gate below stays an independent check.
-        held = set(self.holdout)
-        chosen = [p for p in self.split.calibration if p not in held][:AC_VALIDATION] \
-            or list(self.split.calibration[:AC_VALIDATION])  # a single image serves for everything
+    def _reference_outputs(self, fp32_model: Any, paths: list[Path]) -> list[Any]:
         compiled = self.core.compile_model(fp32_model, self.device, compile_properties(self.device, "LATENCY"))
-        refs = gate.reference_predictions(compiled, chosen, self.imgsz, self.source.stride, len(self.source.names),
+        return gate.reference_predictions(compiled, paths, self.imgsz, self.source.stride, len(self.source.names),
                                           self.progress, self.task)
-        self._ac_truth = dict(zip(chosen, refs))
-        method = "nncf.quantize_with_accuracy_control"
-        # its metric is agreement (on calibration images), so its target is the agreement limit
-        limit = gate.limit("agreement", self.task, self.opts.max_drop, self.opts.max_agreement_drop).points
-        recovered, why_not = run_accuracy_control(deadline, lambda: quantize.quantize_with_accuracy_control(
-            fp32_model, calib, len(self.split.calibration), chosen, self._validation_fn,
-            limit, recipe, self.device, task=self.task))
-        self._deadline = None
-        if recovered is None:
-            return accuracy, drop, Attempt(method, drop, why_not)
-        trial = self.work / "recovered_openvino_model"
-        export.save_ir(recovered, metadata, trial, stem, "int8")
-        new_accuracy = self.measure(trial)
-        new_drop = gate.drop_points(self.reference, new_accuracy)
-        kept = new_drop < drop
-        attempt = Attempt(method, new_drop, "kept" if kept else "not better; kept the first model")
-        if not kept:
-            return accuracy, drop, attempt
-        shutil.rmtree(folder)
-        trial.rename(folder)
-        return new_accuracy, new_drop, attempt
+
+    def _recovery_limit(self) -> float:
+        # NNCF's metric is agreement (on calibration images), so its target is the agreement limit
+        return gate.limit("agreement", self.task, self.opts.max_drop, self.opts.max_agreement_drop).points
 
 
 def failure_hint(attempts: tuple[Attempt, ...], calibration_images: tuple[Path, ...]) -> str:

@@ -130,3 +130,20 @@ def test_dense_labelled_gate(task: str, cfg: str, metrics: tuple[str, str], fram
     # FP32 IR against the .pt's own maps (the .pt letterboxes to a rectangle, the IR to the square: a random
     # model's near-tied classes differ along the edges)
     assert acc["fp32"][metrics[0]] >= 0.5
+
+
+def test_dense_recovery_is_tried_and_reported(frames: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A semantic INT8 model over its limit goes through NNCF's accuracy control (``RecoveringGate``,
+    shared with the box gate), judged on the maps, bounded in time; the outcome is reported either way."""
+    out = tmp_path / "models"
+    checkpoint = yaml_checkpoint(tmp_path, "yolo26n-sem.yaml", spread=True)
+    code = convert(checkpoint, "--precision", "int8", "--out", out, "--id", "semantic", "--data", frames,
+                   "--imgsz", "64", "--holdout", "0.5", "--max-drop", "0.01", "--bench-seconds", "0",
+                   "--accuracy-control-seconds", "40")
+    err = capsys.readouterr().err
+    if code == 0:  # recovered within 0.01 points of mIoU
+        attempts = json.loads((out / "semantic" / "report.json").read_text())["quantization"]["attempts"]
+        assert [a["method"] for a in attempts][-1] == "nncf.quantize_with_accuracy_control", attempts
+    else:
+        assert code == 6 and "no bundle written" in err and not (out / "semantic").exists()
+        assert "nncf.quantize_with_accuracy_control" in err, err[-2000:]
