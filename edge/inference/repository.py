@@ -50,12 +50,18 @@ class ModelSpec:
     shapes: tuple[tuple[int, int], ...] = ()
 
 
+def model_folders(models_dir: Path) -> list[Path]:
+    """The folders under ``models_dir`` that are models, sorted. Dot-folders are not: staging folders of
+    an upload or of an interrupted conversion."""
+    return sorted(p for p in models_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
 def scan(models_dir: Path) -> dict[str, ModelSpec]:
     """Read every model folder under ``models_dir``; a broken folder raises ``ModelError`` naming it."""
     if not models_dir.is_dir():
         raise ModelError(f"models.dir {models_dir} does not exist or is not a folder")
     specs: dict[str, ModelSpec] = {}
-    for folder in sorted(p for p in models_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    for folder in model_folders(models_dir):
         spec = read_model_folder(folder)
         specs[spec.model_id] = spec
     return specs
