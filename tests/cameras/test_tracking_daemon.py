@@ -102,10 +102,13 @@ def test_tracking_counting_events_reload_and_restart(tmp_path: Path, hook: Webho
         # a reload (SIGHUP) keeps the cameras and their counts (compiling the model again starves the camera
         # loop for a while, so the walker may come back as a new track: counts only grow)
         before = get(daemon, "/v1/cameras/walk/counts")["data"]
+        frames_before = camera_frames(daemon)
         mark = len(daemon.log())
         daemon.process.send_signal(signal.SIGHUP)
         wait_for(lambda: "reload: now serving" in daemon.log()[mark:], 120, "the reload did not finish", daemon)
         after = get(daemon, "/v1/cameras/walk/counts")["data"]
+        # the same camera loop (a restarted one counts its frames, and its lines, from 0 again)
+        assert camera_frames(daemon) >= frames_before > 0
         for way in ("in", "out"):
             assert after["lines"]["mid"]["person"][way] >= before["lines"]["mid"]["person"][way]
         assert after["zones"]["right"]["entered"]["person"] >= before["zones"]["right"]["entered"]["person"]
@@ -126,3 +129,8 @@ def test_tracking_counting_events_reload_and_restart(tmp_path: Path, hook: Webho
                  "the new crossing was not counted on top of the saved counts", daemon)
     finally:
         daemon.stop()
+
+
+def camera_frames(daemon: Daemon) -> int:
+    (walk,) = [c for c in get(daemon, "/v1/cameras")["data"] if c["id"] == "walk"]
+    return int(walk["frames_inferred"])
