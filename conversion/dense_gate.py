@@ -33,8 +33,8 @@ from conversion import calibration, dataset, dense_labels, export
 from conversion.gate import Accuracy, ultralytics_device
 from conversion.options import Options
 from conversion.progress import Progress, track
-from conversion.source import SourceModel
 from conversion.recovering_gate import RecoveringGate
+from conversion.source import SourceModel
 from conversion.time_bound import Deadline
 from edge.inference.compile_options import compile_properties
 

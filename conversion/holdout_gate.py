@@ -10,9 +10,9 @@ from typing import Any
 from conversion import calibration, classify_eval, dataset, export, gate
 from conversion.options import Options
 from conversion.progress import Progress
+from conversion.recovering_gate import RecoveringGate
 from conversion.report_data import Attempt
 from conversion.source import SourceModel
-from conversion.recovering_gate import RecoveringGate
 from conversion.time_bound import Deadline
 from edge.inference.compile_options import compile_properties  # what the daemon compiles with
 

@@ -110,7 +110,8 @@ def _convert(job: _Job, bundle: Path) -> None:
     rep = Report(
         created=created,
         source=SourceInfo(str(job.source.path), job.source.task, len(job.source.names)),
-        bundle=BundleInfo(job.model_id, job.opts.precision, fp32.imgsz, job.opts.dynamic, job.device),
+        bundle=BundleInfo(job.model_id, job.opts.precision, fp32.imgsz, job.opts.dynamic, job.device,
+                          job.opts.shapes),
         environment=environment,
         warnings=tuple(warnings),
         data=data.info(job.opts) if data is not None else None,

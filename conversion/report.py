@@ -70,7 +70,9 @@ def markdown(report: dict[str, Any], has_chart: bool) -> str:
         f"# {b['model_id']}: {src['task']} model, {b['precision'].upper()}",
         "",
         f"- Source: `{src['path']}` ({src['classes']} classes)",
-        f"- Input: {b['imgsz'][0]}×{b['imgsz'][1]}, batch 1, {'dynamic' if b['dynamic'] else 'static'} shape",
+        f"- Input: {b['imgsz'][0]}×{b['imgsz'][1]}, batch 1, {'dynamic' if b['dynamic'] else 'static'} shape"
+        + (f"; recorded shapes {', '.join(f'{h}×{w}' for h, w in b['shapes'])} (compiled at start under "
+           "`models.shapes: minimal`)" if b.get("shapes") else ""),
         f"- Device: {env['device']}; OpenVINO {env['openvino']}, NNCF {env['nncf']}, Ultralytics {env['ultralytics']}",
     ]
     data = report.get("data")

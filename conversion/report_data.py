@@ -33,9 +33,10 @@ class BundleInfo:
     imgsz: tuple[int, int]
     dynamic: bool
     device: str
+    shapes: tuple[tuple[int, int], ...] = ()  # (h, w) recorded for the daemon to compile at start (--shapes)
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "imgsz": list(self.imgsz)}
+        return {**asdict(self), "imgsz": list(self.imgsz), "shapes": [list(hw) for hw in self.shapes]}
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ daemons over real sockets; ``compiled_shapes`` of ``GET /v1/models`` is what the
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,6 +86,9 @@ def serving(bundle: Path, tmp: Path, max_shapes: int) -> Iterator[Daemon]:
 def test_bundle_records_its_shapes_and_the_daemon_compiles_them_at_start(bundle: Path, tmp_path: Path) -> None:
     meta = yaml.safe_load((bundle / "metadata.yaml").read_text())
     assert meta["yolo_edge_shapes"] == [WIDE, FOUR_THREE]  # 192x320 given twice, recorded once
+    report = json.loads((bundle / "report.json").read_text())
+    assert report["bundle"]["shapes"] == [WIDE, FOUR_THREE]  # the report says so too
+    assert "recorded shapes 192×320, 256×320" in (bundle / "report.md").read_text()
     with serving(bundle, tmp_path, max_shapes=8) as daemon:
         assert compiled_shapes(daemon) == [SQUARE, WIDE, FOUR_THREE]  # at ready, before any request
 
