@@ -202,7 +202,9 @@ class Engine:
         elif shape[0].is_dynamic or shape[0].get_length() != 1:
             # Batch 1 always; keep H, W as the export made them.
             model.reshape([1, 3, shape[2], shape[3]])
-        precision = spec.precision or detect_precision(model)
+        # the graph, not the metadata, decides (as Ultralytics does: FakeQuantize means INT8), so a bundle
+        # whose metadata says otherwise still runs INT8 the way INT8 must run on this CPU
+        precision = detect_precision(model)
         # one compilation per shape with ``models.shapes: minimal`` on a dynamic export (not on the NPU)
         shape_aware = self.shapes == "minimal" and dynamic and spec.task not in SQUARE_ONLY_TASKS
         if self.shapes == "minimal" and not shape.is_dynamic and spec.task not in SQUARE_ONLY_TASKS:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from edge.inference.repository import declared_precision, read_model_folder
 from tests.support.conversion import coco8_yaml
@@ -36,7 +37,7 @@ def test_older_exports_and_missing_args() -> None:
 @pytest.mark.slow
 @pytest.mark.ultralytics
 @pytest.mark.shared_data
-def test_an_ultralytics_int8_export_is_served_as_int8(tmp_path: Path) -> None:
+def test_an_ultralytics_int8_export_is_served_as_int8(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Ultralytics' own INT8 export (``quantize=8``, dynamic, as the issue's benchmarks use it) is int8
     to the daemon: in its spec and in what the engine compiles (on an AMX CPU, one static compilation
     per shape)."""
@@ -47,10 +48,16 @@ def test_an_ultralytics_int8_export_is_served_as_int8(tmp_path: Path) -> None:
     from edge.inference.shape_pools import ShapePools
 
     data = coco8_yaml(tmp_path)
+    monkeypatch.chdir(tmp_path)  # a model built from a yaml exports into the working directory
     folder = Path(YOLO("yolov8n.yaml").export(format="openvino", quantize=8, dynamic=True, imgsz=64, data=str(data),
                                               fraction=1.0, device="cpu", verbose=False))
+    args = yaml.safe_load((folder / "metadata.yaml").read_text())["args"]
+    assert args.get("quantize") == 8 and "int8" not in args  # what 8.4 writes
     spec = read_model_folder(folder, "m")
     assert spec.precision == "int8" and spec.dynamic is True
     loaded = Engine("CPU").load(spec)
     assert loaded.precision == "int8" and loaded.describe()["precision"] == "int8"
     assert isinstance(loaded.pool, ShapePools) == cpu_has_amx_int8()
+    # and the engine reads the graph (FakeQuantize), as Ultralytics does, whatever the metadata says
+    (folder / "metadata.yaml").write_text((folder / "metadata.yaml").read_text().replace("quantize: 8", "quantize: 32"))
+    assert Engine("CPU").load(read_model_folder(folder, "m")).precision == "int8"
