@@ -11,7 +11,8 @@ noise calibration, too few images) must fail it.
 Held-out images: detect and segment, one half of coco128 (seed 0; the other half calibrates);
 segment labels are coco128's COCO json polygons (Ultralytics' ``convert_coco``); pose, the 8
 coco8-pose images (calibration: the rest of coco128). Agreement is computed exactly as the gate
-computes it (``conversion.gate``), plus the variants that were considered for it.
+computes it (``conversion.gate``: box, and mask / pose agreement for segment / pose), plus the box
+variants that were considered for it.
 """
 
 from __future__ import annotations
@@ -93,16 +94,21 @@ def int8_model(variant: str, fp32: Any, pool: tuple[Path, ...], work: Path, imgs
 
 def agreement_scores(preds: list[evaluate.Detections], fp32_preds: list[evaluate.Detections],
                      names: dict[int, str], gate_reference: list[evaluate.Detections]) -> dict[str, float]:
-    """The gate's agreement (reference FP32 conf >= 0.25, mAP50-95) and the variants considered.
+    """The gate's agreement (reference FP32 conf >= 0.25, mAP50-95; box, and mask / pose for segment /
+    pose) and the box variants considered.
 
-    ``agree25_*`` take FP32's validator-style predictions (multi-label) as the reference, as the
-    rows in docs/conversion.md always did; ``gate_agree_*`` take exactly the gate's reference
-    (``gate.reference_predictions``: one label per box, as Ultralytics' predictor does)."""
-    gate_score = evaluate.box_map(preds, gate_reference, names)
-    out = {"gate_agree_map50_95": gate_score.map50_95, "gate_agree_map50": gate_score.map50}
+    ``gate_agree_*`` take exactly the gate's reference (``gate.reference_predictions``: one label per
+    box, as Ultralytics' predictor does, with FP32's masks / keypoints); ``agree25_*`` / ``agree50_*`` take
+    FP32's validator-style predictions (multi-label) as the reference, box only, as the rows in
+    docs/conversion.md did before the gate compared masks and keypoints."""
+    out: dict[str, float] = {}
+    for kind, score in evaluate.scores(preds, gate_reference, names).items():
+        out[f"gate_agree_{kind}_map50_95"] = score.map50_95
+        out[f"gate_agree_{kind}_map50"] = score.map50
+    boxes_only = [evaluate.Detections(p.boxes, p.conf, p.cls) for p in preds]
     for conf in (0.25, 0.5):
-        refs = [p.above(conf) for p in fp32_preds]
-        score = evaluate.box_map(preds, refs, names)
+        refs = [evaluate.Detections(p.boxes, p.conf, p.cls).above(conf) for p in fp32_preds]
+        score = evaluate.box_map(boxes_only, refs, names)
         out[f"agree{int(conf * 100)}_map50_95"] = score.map50_95
         out[f"agree{int(conf * 100)}_map50"] = score.map50
     return out
@@ -139,11 +145,13 @@ def run_model(name: str, data: Path, work: Path, imgsz: int, variants: list[str]
         return core.compile_model(model, "CPU", compile_properties("CPU", "LATENCY"))
 
     def predictions(model: Any) -> list[evaluate.Detections]:
-        return evaluate.predict(compiled(model), labelled, (imgsz, imgsz), source.stride, len(source.names))
+        return evaluate.predict(compiled(model), labelled, (imgsz, imgsz), source.stride, len(source.names),
+                                masks=source.task == "segment",
+                                kpt_shape=source.kpt_shape if source.task == "pose" else None)
 
     fp32_preds = predictions(fp32)
     gate_ref = gate.reference_predictions(compiled(fp32), labelled, (imgsz, imgsz), source.stride, len(source.names),
-                                          None, source.task)
+                                          None, source.task, source.kpt_shape)
     rows: dict[str, dict[str, float]] = {"fp32": {**gate.validate_labelled(fp32_folder, hs, source.task,
                                                                            (imgsz, imgsz), "CPU", True).metrics,
                                                   **agreement_scores(fp32_preds, fp32_preds, source.names, gate_ref)}}
@@ -162,24 +170,34 @@ def run_model(name: str, data: Path, work: Path, imgsz: int, variants: list[str]
     return {"task": source.task, "holdout_images": len(labelled), "calibration_pool": len(pool), "metrics": rows}
 
 
-def table(results: dict[str, Any]) -> str:
-    header = ("| model | INT8 variant | labelled drop: box | mask/pose | agreement drop (gate: ref conf ≥ 0.25, "
-              "mAP50-95) | agreement mAP50 drop | agreement drop, ref conf ≥ 0.5 | quantization CPU s |")
-    lines = [header, "|---|---|---|---|---|---|---|---|"]
+def table(results: dict[str, Any], limit: float = gate.agreement_limit(1.0)) -> str:
+    header = ("| model | INT8 variant | labelled drop: box | mask/pose | agreement drop (gate), box | "
+              "agreement drop (gate), mask/pose | **gated agreement drop** (largest) | "
+              f"passes {limit:g}? | box agreement drop, multi-label ref conf ≥ 0.25 | ref conf ≥ 0.5 | "
+              "quantization CPU s |")
+    lines = [header, "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, res in results.items():
         m = res["metrics"]
         ref = m["fp32"]
         second = next((k for k in ref if k.endswith("map50_95") and k.split("_")[0] in ("mask", "pose")), None)
+        gate_second = next((k for k in ref if k.startswith("gate_agree_") and k.endswith("map50_95")
+                            and k.split("_")[2] in ("mask", "pose")), None)
         for variant, row in m.items():
             if variant == "fp32":
                 continue
 
-            def d(key: str, row: dict[str, float] = row, ref: dict[str, float] = ref) -> str:
-                return f"{(ref[key] - row[key]) * 100:.2f}"
+            def drop(key: str, row: dict[str, float] = row, ref: dict[str, float] = ref) -> float:
+                return (ref[key] - row[key]) * 100
 
+            def d(key: str | None) -> str:
+                return f"{drop(key):.2f}" if key else "—"
+
+            gated = max(drop(k) for k in ("gate_agree_box_map50_95", gate_second) if k)
             cpu = f"{row['quantize_cpu_s']:.0f}" if "quantize_cpu_s" in row else ""
-            lines.append(f"| {name} | {variant} | {d('box_map50_95')} | {d(second) if second else '—'} | "
-                         f"{d('agree25_map50_95')} | {d('agree25_map50')} | {d('agree50_map50_95')} | {cpu} |")
+            lines.append(f"| {name} | {variant} | {d('box_map50_95')} | {d(second)} | "
+                         f"{d('gate_agree_box_map50_95')} | {d(gate_second)} | **{gated:.2f}** | "
+                         f"{'yes' if gated <= limit else 'no'} | {d('agree25_map50_95')} | {d('agree50_map50_95')} | "
+                         f"{cpu} |")
     return "\n".join(lines)
 
 

@@ -2,7 +2,9 @@
 
 With labels, both IRs go through Ultralytics' own validator (box mAP; mask mAP for segment;
 keypoint mAP for pose). Without labels, the FP32 model's predictions (conf >= 0.25) are the
-reference and the candidate's box mAP against them is its agreement (rotated-box mAP for OBB).
+reference and the candidate's mAP against them is its agreement: box mAP, plus mask mAP for segment
+(FP32's masks as the reference) and pose mAP for pose (OKS against FP32's keypoints), rotated-box
+mAP for OBB. As with labels, the drop is the largest over these.
 Classify: top-1 / top-5 accuracy with an ImageNet-style folder, else top-1 agreement and top-5
 overlap with FP32 (``conversion.classify_eval``).
 """
@@ -74,7 +76,8 @@ def headline(accuracy: Accuracy) -> float:
 #: the labels they mostly do not matter. Measured with bench/gate_bench.py (docs/conversion.md, "What
 #: the agreement drop means"): good INT8 detect, segment and pose models lost 1.6-3.6 agreement points
 #: (-0.5-1.2 real points); broken ones lost 10-47, about 2.4-3.9 agreement points per real point. So 5.0
-#: at --max-drop 1. Segment and pose are gated on box agreement too (masks, keypoints not compared).
+#: at --max-drop 1. Segment and pose are gated on the larger of box and mask / pose agreement drop; the
+#: same limit holds for those (measured the same way, docs/conversion.md).
 AGREEMENT_FLOOR, AGREEMENT_SLOPE = 2.0, 3.0
 #: Fewer reference boxes than this over the held-out images and agreement cannot judge anything.
 MIN_REFERENCE_BOXES = 10
@@ -165,29 +168,45 @@ def validate_labelled(ir_folder: Path, holdout: HoldoutSet, task: str, imgsz: tu
 
 
 def reference_predictions(compiled_fp32: Any, images: Sequence[Path], imgsz: tuple[int, int], stride: int,
-                          nc: int, progress: Progress | None, task: str = "detect") -> list[Any]:
+                          nc: int, progress: Progress | None, task: str = "detect",
+                          kpt_shape: tuple[int, int] | None = None) -> list[Any]:
     """FP32's predictions, the reference of the agreement score: confident ``Detections`` (rotated
-    for OBB), or for classify each image's top-5 class indices."""
+    for OBB; with masks for segment, keypoints for pose), or for classify each image's top-5 class
+    indices."""
     if task == "classify":
         return classify_eval.predict_topk(compiled_fp32, images, imgsz[0], progress, desc="reference fp32")
     preds = evaluate.predict(compiled_fp32, images, imgsz, stride, nc, progress, desc="reference fp32",
-                             multi_label=False, rotated=task == "obb")
+                             multi_label=False, **_extras(task, kpt_shape))
     return [p.above(evaluate.REFERENCE_CONF) for p in preds]
+
+
+def _extras(task: str, kpt_shape: tuple[int, int] | None) -> dict[str, Any]:
+    """What ``evaluate.predict`` decodes besides boxes for ``task``."""
+    if task == "pose" and kpt_shape is None:
+        raise ValueError("a pose model's agreement needs its kpt_shape")
+    return {"rotated": task == "obb", "masks": task == "segment",
+            "kpt_shape": tuple(kpt_shape) if task == "pose" and kpt_shape else None}
 
 
 def agreement(compiled: Any, images: Sequence[Path], reference: Sequence[Any],
               imgsz: tuple[int, int], stride: int, names: dict[int, str], progress: Progress | None,
-              desc: str, task: str = "detect") -> Accuracy:
-    """``compiled`` scored against ``reference`` (FP32's predictions): box mAP (rotated for OBB), or
-    top-1 agreement and top-5 overlap for classify."""
+              desc: str, task: str = "detect", kpt_shape: tuple[int, int] | None = None) -> Accuracy:
+    """``compiled`` scored against ``reference`` (FP32's predictions): box mAP (rotated for OBB), plus
+    mask mAP for segment (masks compared at the prototype resolution of the letterboxed input, FP32's
+    and the candidate's alike, as Ultralytics' validator compares them) and pose mAP for pose (OKS
+    against FP32's keypoints that it gives visibility >= 0.5); or top-1 agreement and top-5 overlap for
+    classify."""
     if task == "classify":
         top = classify_eval.predict_topk(compiled, images, imgsz[0], progress, desc=desc)
         return Accuracy(mode="agreement", images=len(images), metrics=classify_eval.agreement(top, reference))
-    rotated = task == "obb"
-    preds = evaluate.predict(compiled, images, imgsz, stride, len(names), progress, desc=desc, rotated=rotated)
-    score = evaluate.box_map(preds, reference, names, rotated=rotated)
-    return Accuracy(mode="agreement", images=len(images),
-                    metrics={"box_map50_95": score.map50_95, "box_map50": score.map50},
+    extras = _extras(task, kpt_shape)
+    preds = evaluate.predict(compiled, images, imgsz, stride, len(names), progress, desc=desc, **extras)
+    scores = evaluate.scores(preds, reference, names, rotated=extras["rotated"])
+    metrics: dict[str, float] = {}
+    for kind, score in scores.items():
+        metrics[f"{kind}_map50_95"] = score.map50_95
+        metrics[f"{kind}_map50"] = score.map50
+    return Accuracy(mode="agreement", images=len(images), metrics=metrics,
                     reference_boxes=sum(len(r.cls) for r in reference))
 
 
