@@ -172,7 +172,8 @@ class BoxScore:
 
 
 #: A reference keypoint counts (is "labelled") when FP32 gives it at least this visibility: the
-#: pseudo-label of an unlabelled frame keeps the keypoints FP32 thinks more likely visible than not.
+#: pseudo-label of an unlabelled frame keeps the keypoints FP32 thinks more likely visible than not
+#: (all of them for a person with none that visible).
 KPT_VISIBLE = 0.5
 
 
@@ -227,7 +228,10 @@ def scores(predictions: Sequence[Detections], truths: Sequence[Detections], name
 
             def oks() -> Any:
                 kt = torch.from_numpy(truth.keypoints).float()  # type: ignore[arg-type]
-                kt[..., 2] = (kt[..., 2] >= KPT_VISIBLE).float()
+                # a reference person with no keypoint that visible keeps them all: with none labelled its
+                # OKS would be 0 for every prediction, FP32's own included
+                visible = kt[..., 2] >= KPT_VISIBLE
+                kt[..., 2] = (visible | ~visible.any(1, keepdim=True)).float()
                 area = ops.xyxy2xywh(torch.from_numpy(truth.boxes).float())[:, 2:].prod(1) * 0.53
                 return kpt_iou(kt, torch.from_numpy(pred.keypoints).float(), sigma=sigma, area=area)
 
