@@ -194,9 +194,14 @@ def scores(predictions: Sequence[Detections], truths: Sequence[Detections], name
     keypoints, else 1/K; area = 0.53 x the truth box's), both through ``match_predictions`` and AP."""
     import torch
     from ultralytics.models.yolo.detect.val import DetectionValidator
-    from ultralytics.utils import ops
-    from ultralytics.utils.metrics import (OKS_SIGMA, DetMetrics, OBBMetrics, PoseMetrics, SegmentMetrics,
-                                           batch_probiou, box_iou, kpt_iou, mask_iou)
+    from ultralytics.utils.metrics import (
+        DetMetrics,
+        OBBMetrics,
+        PoseMetrics,
+        SegmentMetrics,
+        batch_probiou,
+        box_iou,
+    )
 
     extra = _extra_kind(truths)
     with tempfile.TemporaryDirectory() as tmp:
@@ -205,37 +210,21 @@ def scores(predictions: Sequence[Detections], truths: Sequence[Detections], name
     metrics = (OBBMetrics(names=names) if rotated else SegmentMetrics(names=names) if extra == "mask"
                else PoseMetrics(names=names) if extra == "pose" else DetMetrics(names=names))
     iou_of = batch_probiou if rotated else box_iou
-    sigma = None
     for i, (pred, truth) in enumerate(zip(predictions, truths)):
-        empty = len(truth.cls) == 0 or len(pred.cls) == 0
-        pred_cls, truth_cls = torch.from_numpy(pred.cls), torch.from_numpy(truth.cls)
-        stat = {"conf": pred.conf, "pred_cls": pred.cls, "target_cls": truth.cls,
-                "target_img": np.unique(truth.cls), "im_name": str(i)}
-
-        def matched(iou: Any) -> np.ndarray:
-            if empty:
-                return np.zeros((len(pred.cls), 10), dtype=bool)
-            return validator.match_predictions(pred_cls, truth_cls, iou()).numpy()
-
-        stat["tp"] = matched(lambda: iou_of(torch.from_numpy(truth.boxes).float(), torch.from_numpy(pred.boxes).float()))
-        if extra == "mask":
-            stat["tp_m"] = matched(lambda: mask_iou(torch.from_numpy(truth.unpacked_masks()).float(),
-                                                    torch.from_numpy(pred.unpacked_masks()).float()))
-        elif extra == "pose":
-            if sigma is None:
-                k = truth.keypoints.shape[1]  # type: ignore[union-attr]
-                sigma = OKS_SIGMA if k == 17 else np.ones(k) / k
-
-            def oks() -> Any:
-                kt = torch.from_numpy(truth.keypoints).float()  # type: ignore[arg-type]
-                # a reference person with no keypoint that visible keeps them all: with none labelled its
-                # OKS would be 0 for every prediction, FP32's own included
-                visible = kt[..., 2] >= KPT_VISIBLE
-                kt[..., 2] = (visible | ~visible.any(1, keepdim=True)).float()
-                area = ops.xyxy2xywh(torch.from_numpy(truth.boxes).float())[:, 2:].prod(1) * 0.53
-                return kpt_iou(kt, torch.from_numpy(pred.keypoints).float(), sigma=sigma, area=area)
-
-            stat["tp_p"] = matched(oks)
+        stat: dict[str, Any] = {"conf": pred.conf, "pred_cls": pred.cls, "target_cls": truth.cls,
+                                "target_img": np.unique(truth.cls), "im_name": str(i)}
+        if len(truth.cls) == 0 or len(pred.cls) == 0:
+            for key in ("tp", "tp_m", "tp_p"):
+                stat[key] = np.zeros((len(pred.cls), 10), dtype=bool)
+        else:
+            pred_cls, truth_cls = torch.from_numpy(pred.cls), torch.from_numpy(truth.cls)
+            ious = {"tp": iou_of(torch.from_numpy(truth.boxes).float(), torch.from_numpy(pred.boxes).float())}
+            if extra == "mask":
+                ious["tp_m"] = _mask_iou(truth, pred)
+            elif extra == "pose":
+                ious["tp_p"] = _oks(truth, pred)
+            for key, iou in ious.items():
+                stat[key] = validator.match_predictions(pred_cls, truth_cls, iou).numpy()
         metrics.update_stats(stat)
     zero = BoxScore(0.0, 0.0)
     if not any(len(t.cls) for t in truths):
@@ -246,6 +235,34 @@ def scores(predictions: Sequence[Detections], truths: Sequence[Detections], name
         part = metrics.seg if extra == "mask" else metrics.pose
         out[extra] = BoxScore(float(part.map), float(part.map50))
     return out
+
+
+def _mask_iou(truth: Detections, pred: Detections) -> Any:
+    """(truths, predictions) mask IoU, Ultralytics' ``mask_iou`` on the flattened prototype-resolution masks."""
+    import torch
+    from ultralytics.utils.metrics import mask_iou
+
+    return mask_iou(torch.from_numpy(truth.unpacked_masks()).float(), torch.from_numpy(pred.unpacked_masks()).float())
+
+
+def _oks(truth: Detections, pred: Detections) -> Any:
+    """(truths, predictions) OKS as Ultralytics' ``PoseValidator``: ``kpt_iou``, COCO's sigmas for 17
+    keypoints (else 1/K), area 0.53 x the truth box's; a truth keypoint counts when its visibility is
+    ``KPT_VISIBLE`` or more."""
+    import torch
+    from ultralytics.utils import ops
+    from ultralytics.utils.metrics import OKS_SIGMA, kpt_iou
+
+    assert truth.keypoints is not None and pred.keypoints is not None
+    kt = torch.from_numpy(truth.keypoints).float()
+    k = kt.shape[1]
+    sigma = OKS_SIGMA if k == 17 else np.ones(k) / k
+    # a reference person with no keypoint that visible keeps them all: with none labelled its OKS would
+    # be 0 for every prediction, FP32's own included
+    visible = kt[..., 2] >= KPT_VISIBLE
+    kt[..., 2] = (visible | ~visible.any(1, keepdim=True)).float()
+    area = ops.xyxy2xywh(torch.from_numpy(truth.boxes).float())[:, 2:].prod(1) * 0.53
+    return kpt_iou(kt, torch.from_numpy(pred.keypoints).float(), sigma=sigma.tolist(), area=area)
 
 
 def _extra_kind(truths: Sequence[Detections]) -> str | None:

@@ -45,6 +45,14 @@ def test_report_says_which_gate_ran() -> None:
     assert "Limit 4.00 agreement points" in agreement and "**passed**" in agreement
     better = report.gate_sentence(_accuracy("labels", -0.2, 1.0, True), "detect", "passed")
     assert "0.20 mAP50-95 points better" in better
+    assert "masks" not in agreement and "keypoints" not in agreement
+
+
+@pytest.mark.parametrize(("task", "what"), [("segment", "masks"), ("pose", "keypoints")])
+def test_agreement_report_names_masks_and_keypoints(task: str, what: str) -> None:
+    """Segment and pose agreement compares masks / keypoints too, and the report says so."""
+    sentence = report.gate_sentence(_accuracy("agreement", 7.5, 5.0, False), task, "failed")
+    assert f"confident boxes and {what}" in sentence and f"boxes or {what} (whichever lost more)" in sentence
 
 
 def test_accuracy_control_needs_a_time_limit(tmp_path: Path) -> None:
