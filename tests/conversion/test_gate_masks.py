@@ -15,7 +15,7 @@ from conversion import export, gate
 from conversion.errors import AccuracyGateError
 from tests.support.conversion import convert, images_folder, weights
 
-pytestmark = [pytest.mark.shared_data, pytest.mark.ultralytics]
+pytestmark = [pytest.mark.shared_data, pytest.mark.ultralytics, pytest.mark.slow]  # exports four IRs
 
 #: task -> (checkpoint, the head's ModuleList whose last conv makes only masks coefficients / keypoints).
 #: Real checkpoints: a random yaml model finds hundreds of boxes per frame and swamps NMS.
