@@ -182,8 +182,9 @@ def box_map(predictions: Sequence[Detections], truths: Sequence[Detections], nam
     """Score predictions against truths with Ultralytics' matching (10 IoU thresholds) and AP.
 
     ``rotated``: xywhr boxes, matched by probabilistic IoU and scored with ``OBBMetrics``, as
-    Ultralytics' OBB validator does."""
-    return scores(predictions, truths, names, rotated=rotated)["box"]
+    Ultralytics' OBB validator does. Boxes only, whatever else the detections carry."""
+    boxes_only = [Detections(t.boxes, t.conf, t.cls) for t in truths]
+    return scores(predictions, boxes_only, names, rotated=rotated)["box"]
 
 
 def scores(predictions: Sequence[Detections], truths: Sequence[Detections], names: dict[int, str],

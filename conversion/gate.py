@@ -74,10 +74,10 @@ def headline(accuracy: Accuracy) -> float:
 #: Agreement moves more than real mAP: INT8 boxes that shift by a pixel or cross the 0.25 confidence
 #: line next to FP32's count as misses and false alarms against FP32's predictions, while against
 #: the labels they mostly do not matter. Measured with bench/gate_bench.py (docs/conversion.md, "What
-#: the agreement drop means"): good INT8 detect, segment and pose models lost 1.6-3.6 agreement points
-#: (-0.5-1.2 real points); broken ones lost 10-47, about 2.4-3.9 agreement points per real point. So 5.0
-#: at --max-drop 1. Segment and pose are gated on the larger of box and mask / pose agreement drop; the
-#: same limit holds for those (measured the same way, docs/conversion.md).
+#: the agreement drop means"): good INT8 detect, segment and pose models lost 1.6-3.6 box agreement
+#: points (-0.5-1.2 real points) and segment's 3.2-4.5 mask agreement points; broken ones lost 9-52
+#: (gated), about 2.4-3.9 agreement points per real point. So 5.0 at --max-drop 1, for the larger of box
+#: and mask / pose agreement drop too (no separate mask limit: 5.0 sits between the good and weak ones).
 AGREEMENT_FLOOR, AGREEMENT_SLOPE = 2.0, 3.0
 #: Fewer reference boxes than this over the held-out images and agreement cannot judge anything.
 MIN_REFERENCE_BOXES = 10
