@@ -62,13 +62,19 @@ class HoldoutGate(RecoveringGate):
             self._deadline.check()
         paths = list(items)
         score = gate.agreement(compiled, paths, [self._ac_truth[p] for p in paths], self.imgsz, self.source.stride,
-                               self.source.names, None, "accuracy control", self.task, self.source.kpt_shape)
+                               self.source.names, None, "accuracy control", self._ac_task)
         return gate.headline(score), None
+
+    @property
+    def _ac_task(self) -> str:
+        # NNCF ranks layers by one metric, the headline (box agreement): segment's masks and pose's
+        # keypoints are left undecoded there; the gate that judges the result compares them
+        return "detect" if self.task in ("segment", "pose") else self.task
 
     def _reference_outputs(self, fp32_model: Any, paths: list[Path]) -> list[Any]:
         compiled = self.core.compile_model(fp32_model, self.device, compile_properties(self.device, "LATENCY"))
         return gate.reference_predictions(compiled, paths, self.imgsz, self.source.stride, len(self.source.names),
-                                          self.progress, self.task, self.source.kpt_shape)
+                                          self.progress, self._ac_task)
 
     def _recovery_limit(self) -> float:
         # NNCF's metric is agreement (on calibration images), so its target is the agreement limit
