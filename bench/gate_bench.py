@@ -194,8 +194,8 @@ def table(results: dict[str, Any], limit: float = gate.agreement_limit(1.0)) -> 
             def drop(key: str, row: dict[str, float] = row, ref: dict[str, float] = ref) -> float:
                 return (ref[key] - row[key]) * 100
 
-            def d(key: str | None) -> str:
-                return f"{drop(key):.2f}" if key and key in row else "—"
+            def d(key: str | None, row: dict[str, float] = row) -> str:
+                return f"{drop(key, row):.2f}" if key and key in row else "—"
 
             gated = max(drop(k) for k in ("gate_agree_box_map50_95", gate_second) if k)
             cpu = f"{row['quantize_cpu_s']:.0f}" if "quantize_cpu_s" in row else ""
