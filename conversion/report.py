@@ -29,7 +29,8 @@ _MODES = {
     ("agreement", "segment"): "as agreement with FP32's predictions (box and mask mAP, FP32's boxes and masks at "
                               "conf ≥ 0.25 as reference; the larger drop is gated)",
     ("agreement", "pose"): "as agreement with FP32's predictions (box and keypoint mAP, keypoints by OKS, FP32's "
-                           "boxes and keypoints at conf ≥ 0.25 as reference; the larger drop is gated)",
+                           "boxes and keypoints at conf ≥ 0.25 as reference; the larger drop is gated, the "
+                           "keypoint drop counted half)",
     ("agreement", "obb"): "as agreement with FP32's predictions (rotated-box mAP, probabilistic IoU, "
                           "FP32 conf ≥ 0.25 as reference)",
     ("agreement", "classify"): "as agreement with FP32: top-1 agreement rate and top-5 overlap",
@@ -68,7 +69,8 @@ def gate_sentence(acc: dict[str, Any], task: str, verdict: str) -> str:
 #: task -> (what FP32's pseudo-labels are, what was scored against them) in the agreement sentence.
 _AGREEMENT_WORDS = {
     "segment": ("boxes and masks", "boxes or masks (whichever lost more) scored"),
-    "pose": ("boxes and keypoints", "boxes or keypoints (whichever lost more) scored"),
+    "pose": ("boxes and keypoints", ("boxes or keypoints (whichever lost more; keypoint agreement moves twice "
+                                     "as much as box agreement and counts half) scored")),
 }
 
 

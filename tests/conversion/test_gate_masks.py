@@ -94,8 +94,9 @@ def test_agreement_counts_masks_and_keypoints(pair: tuple[str, Pair]) -> None:
     box_drop = (ref.metrics["box_map50_95"] - cand.metrics["box_map50_95"]) * 100
     other_drop = (ref.metrics[f"{kind}_map50_95"] - cand.metrics[f"{kind}_map50_95"]) * 100
     assert abs(box_drop) < 0.5, "the perturbation left the boxes alone"
-    assert other_drop > gate.agreement_limit(1.0), f"{kind} agreement must see the broken {kind} branch"
-    assert gate.drop_points(ref, cand) == pytest.approx(other_drop)
+    weighted = other_drop * gate.AGREEMENT_WEIGHTS.get(f"{kind}_map50_95", 1.0)
+    assert weighted > gate.agreement_limit(1.0), f"{kind} agreement must see the broken {kind} branch"
+    assert gate.drop_points(ref, cand) == pytest.approx(weighted)
 
 
 def test_pipeline_refuses_broken_masks_and_keypoints(pair: tuple[str, Pair], tmp_path: Path,
