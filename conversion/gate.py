@@ -4,7 +4,8 @@ With labels, both IRs go through Ultralytics' own validator (box mAP; mask mAP f
 keypoint mAP for pose). Without labels, the FP32 model's predictions (conf >= 0.25) are the
 reference and the candidate's mAP against them is its agreement: box mAP, plus mask mAP for segment
 (FP32's masks as the reference) and pose mAP for pose (OKS against FP32's keypoints), rotated-box
-mAP for OBB. As with labels, the drop is the largest over these.
+mAP for OBB. As with labels, the drop is the largest over these (keypoint agreement weighted
+0.5: ``AGREEMENT_WEIGHTS``).
 Classify: top-1 / top-5 accuracy with an ImageNet-style folder, else top-1 agreement and top-5
 overlap with FP32 (``conversion.classify_eval``).
 """
