@@ -2,7 +2,10 @@
 
 With labels, both IRs go through Ultralytics' own validator (box mAP; mask mAP for segment;
 keypoint mAP for pose). Without labels, the FP32 model's predictions (conf >= 0.25) are the
-reference and the candidate's box mAP against them is its agreement (rotated-box mAP for OBB).
+reference and the candidate's mAP against them is its agreement: box mAP, plus mask mAP for segment
+(FP32's masks as the reference) and pose mAP for pose (OKS against FP32's keypoints), rotated-box
+mAP for OBB. As with labels, the drop is the largest over these (keypoint agreement weighted
+0.5: ``AGREEMENT_WEIGHTS``).
 Classify: top-1 / top-5 accuracy with an ImageNet-style folder, else top-1 agreement and top-5
 overlap with FP32 (``conversion.classify_eval``).
 """
@@ -60,7 +63,13 @@ def points_label(mode: str, task: str) -> str:
         return "top-1/top-5 agreement points" if mode == "agreement" else "top-1/top-5 points"
     if task in DENSE_UNITS:
         return f"{DENSE_UNITS[task]} points" + (" (agreement with FP32's maps)" if mode == "agreement" else "")
-    return "agreement points (mAP50-95 against FP32's own boxes)" if mode == "agreement" else "mAP50-95 points"
+    if mode != "agreement":
+        return "mAP50-95 points"
+    if task in ("segment", "pose"):
+        what = "masks" if task == "segment" else "keypoints"
+        half = "; keypoints count half" if task == "pose" else ""
+        return f"agreement points (mAP50-95 against FP32's own boxes and {what}, the largest drop{half})"
+    return "agreement points (mAP50-95 against FP32's own boxes)"
 
 
 def headline(accuracy: Accuracy) -> float:
@@ -72,9 +81,10 @@ def headline(accuracy: Accuracy) -> float:
 #: Agreement moves more than real mAP: INT8 boxes that shift by a pixel or cross the 0.25 confidence
 #: line next to FP32's count as misses and false alarms against FP32's predictions, while against
 #: the labels they mostly do not matter. Measured with bench/gate_bench.py (docs/conversion.md, "What
-#: the agreement drop means"): good INT8 detect, segment and pose models lost 1.6-3.6 agreement points
-#: (-0.5-1.2 real points); broken ones lost 10-47, about 2.4-3.9 agreement points per real point. So 5.0
-#: at --max-drop 1. Segment and pose are gated on box agreement too (masks, keypoints not compared).
+#: the agreement drop means"): good INT8 detect, segment and pose models lost 1.6-3.6 box agreement
+#: points (-0.5-1.2 real points) and segment's 3.2-4.5 mask agreement points; broken ones lost 9-52
+#: (gated), about 2.4-3.9 agreement points per real point. So 5.0 at --max-drop 1, for the larger of box
+#: and mask / pose agreement drop too (no separate mask limit: 5.0 sits between the good and weak ones).
 AGREEMENT_FLOOR, AGREEMENT_SLOPE = 2.0, 3.0
 #: Fewer reference boxes than this over the held-out images and agreement cannot judge anything.
 MIN_REFERENCE_BOXES = 10
@@ -105,11 +115,20 @@ def agreement_limit(max_drop: float) -> float:
     return AGREEMENT_FLOOR + AGREEMENT_SLOPE * max_drop
 
 
+#: Agreement drops of these metrics count at this weight against the agreement limit. Keypoint agreement
+#: (OKS against FP32's keypoints) moves about twice as much as box agreement: on a plain folder (64 coco128
+#: frames, 93 persons) good INT8 pose models lost 7.7-8.7 keypoint agreement points (box 2.5-3.1), while
+#: noise / 2-image / blank calibration lost 11.7-48.7 (bench/gate_results.md). So keypoints are held to
+#: twice the box limit (10 at --max-drop 1). Mask agreement counts in full (good models: 3.2-4.5).
+AGREEMENT_WEIGHTS = {"pose_map50_95": 0.5}
+
+
 def drop_points(reference: Accuracy, candidate: Accuracy) -> float:
     """The largest loss over the task's gated metrics (mAP50-95; classify: top-1 and top-5), in points
-    (1 point = 0.01)."""
+    (1 point = 0.01); in agreement mode weighted by ``AGREEMENT_WEIGHTS``."""
     keys = [k for k in reference.metrics if gated(k)]
-    return max((reference.metrics[k] - candidate.metrics[k]) * 100.0 for k in keys)
+    weights = AGREEMENT_WEIGHTS if reference.mode == "agreement" else {}
+    return max((reference.metrics[k] - candidate.metrics[k]) * 100.0 * weights.get(k, 1.0) for k in keys)
 
 
 def ultralytics_device(device: str) -> str:
@@ -165,29 +184,45 @@ def validate_labelled(ir_folder: Path, holdout: HoldoutSet, task: str, imgsz: tu
 
 
 def reference_predictions(compiled_fp32: Any, images: Sequence[Path], imgsz: tuple[int, int], stride: int,
-                          nc: int, progress: Progress | None, task: str = "detect") -> list[Any]:
+                          nc: int, progress: Progress | None, task: str = "detect",
+                          kpt_shape: tuple[int, int] | None = None) -> list[Any]:
     """FP32's predictions, the reference of the agreement score: confident ``Detections`` (rotated
-    for OBB), or for classify each image's top-5 class indices."""
+    for OBB; with masks for segment, keypoints for pose), or for classify each image's top-5 class
+    indices."""
     if task == "classify":
         return classify_eval.predict_topk(compiled_fp32, images, imgsz[0], progress, desc="reference fp32")
     preds = evaluate.predict(compiled_fp32, images, imgsz, stride, nc, progress, desc="reference fp32",
-                             multi_label=False, rotated=task == "obb")
+                             multi_label=False, **_extras(task, kpt_shape))
     return [p.above(evaluate.REFERENCE_CONF) for p in preds]
+
+
+def _extras(task: str, kpt_shape: tuple[int, int] | None) -> dict[str, Any]:
+    """What ``evaluate.predict`` decodes besides boxes for ``task``."""
+    if task == "pose" and kpt_shape is None:
+        raise ValueError("a pose model's agreement needs its kpt_shape")
+    return {"rotated": task == "obb", "masks": task == "segment",
+            "kpt_shape": tuple(kpt_shape) if task == "pose" and kpt_shape else None}
 
 
 def agreement(compiled: Any, images: Sequence[Path], reference: Sequence[Any],
               imgsz: tuple[int, int], stride: int, names: dict[int, str], progress: Progress | None,
-              desc: str, task: str = "detect") -> Accuracy:
-    """``compiled`` scored against ``reference`` (FP32's predictions): box mAP (rotated for OBB), or
-    top-1 agreement and top-5 overlap for classify."""
+              desc: str, task: str = "detect", kpt_shape: tuple[int, int] | None = None) -> Accuracy:
+    """``compiled`` scored against ``reference`` (FP32's predictions): box mAP (rotated for OBB), plus
+    mask mAP for segment (masks compared at the prototype resolution of the letterboxed input, FP32's
+    and the candidate's alike, as Ultralytics' validator compares them) and pose mAP for pose (OKS
+    against FP32's keypoints that it gives visibility >= 0.5); or top-1 agreement and top-5 overlap for
+    classify."""
     if task == "classify":
         top = classify_eval.predict_topk(compiled, images, imgsz[0], progress, desc=desc)
         return Accuracy(mode="agreement", images=len(images), metrics=classify_eval.agreement(top, reference))
-    rotated = task == "obb"
-    preds = evaluate.predict(compiled, images, imgsz, stride, len(names), progress, desc=desc, rotated=rotated)
-    score = evaluate.box_map(preds, reference, names, rotated=rotated)
-    return Accuracy(mode="agreement", images=len(images),
-                    metrics={"box_map50_95": score.map50_95, "box_map50": score.map50},
+    extras = _extras(task, kpt_shape)
+    preds = evaluate.predict(compiled, images, imgsz, stride, len(names), progress, desc=desc, **extras)
+    scores = evaluate.scores(preds, reference, names, rotated=extras["rotated"])
+    metrics: dict[str, float] = {}
+    for kind, score in scores.items():
+        metrics[f"{kind}_map50_95"] = score.map50_95
+        metrics[f"{kind}_map50"] = score.map50
+    return Accuracy(mode="agreement", images=len(images), metrics=metrics,
                     reference_boxes=sum(len(r.cls) for r in reference))
 
 

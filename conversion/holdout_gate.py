@@ -41,10 +41,10 @@ class HoldoutGate(RecoveringGate):
             compiled = core.compile_model(core.read_model(export.ir_file(fp32_folder)), device,
                                         compile_properties(device, "LATENCY"))
             refs = gate.reference_predictions(compiled, self.holdout, imgsz, source.stride, len(source.names), progress,
-                                              self.task)
+                                              self.task, source.kpt_shape)
             self._truth = dict(zip(self.holdout, refs))
             self.reference = gate.agreement(compiled, self.holdout, refs, imgsz, source.stride, source.names,
-                                            progress, "validate fp32", self.task)
+                                            progress, "validate fp32", self.task, source.kpt_shape)
 
     def measure(self, folder: Path, desc: str = "validate result") -> gate.Accuracy:
         if self.labelled and self.task != "classify":
@@ -54,20 +54,27 @@ class HoldoutGate(RecoveringGate):
         if self.labelled:
             return gate.classify_labelled(compiled, self.holdout, self._class_labels, self.imgsz[0], self.progress, desc)
         return gate.agreement(compiled, self.holdout, [self._truth[p] for p in self.holdout], self.imgsz,
-                              self.source.stride, self.source.names, self.progress, desc, self.task)
+                              self.source.stride, self.source.names, self.progress, desc, self.task,
+                              self.source.kpt_shape)
 
     def _validation_fn(self, compiled: Any, items: Any) -> tuple[float, None]:
         if self._deadline is not None:
             self._deadline.check()
         paths = list(items)
         score = gate.agreement(compiled, paths, [self._ac_truth[p] for p in paths], self.imgsz, self.source.stride,
-                               self.source.names, None, "accuracy control", self.task)
+                               self.source.names, None, "accuracy control", self._ac_task)
         return gate.headline(score), None
+
+    @property
+    def _ac_task(self) -> str:
+        # NNCF ranks layers by one metric, the headline (box agreement): segment's masks and pose's
+        # keypoints are left undecoded there; the gate that judges the result compares them
+        return "detect" if self.task in ("segment", "pose") else self.task
 
     def _reference_outputs(self, fp32_model: Any, paths: list[Path]) -> list[Any]:
         compiled = self.core.compile_model(fp32_model, self.device, compile_properties(self.device, "LATENCY"))
         return gate.reference_predictions(compiled, paths, self.imgsz, self.source.stride, len(self.source.names),
-                                          self.progress, self.task)
+                                          self.progress, self._ac_task)
 
     def _recovery_limit(self) -> float:
         # NNCF's metric is agreement (on calibration images), so its target is the agreement limit

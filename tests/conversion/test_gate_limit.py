@@ -45,6 +45,28 @@ def test_report_says_which_gate_ran() -> None:
     assert "Limit 4.00 agreement points" in agreement and "**passed**" in agreement
     better = report.gate_sentence(_accuracy("labels", -0.2, 1.0, True), "detect", "passed")
     assert "0.20 mAP50-95 points better" in better
+    assert "masks" not in agreement and "keypoints" not in agreement
+
+
+def test_keypoint_agreement_counts_half() -> None:
+    """Without labels keypoint agreement is held to twice the box limit (it moves twice as much for good
+    models); masks count in full, and with labels every mAP counts in full."""
+    def acc(mode: str, box: float, other: str, value: float) -> gate.Accuracy:
+        return gate.Accuracy(mode, 38, {"box_map50_95": box, f"{other}_map50_95": value})
+
+    assert gate.drop_points(acc("agreement", 1.0, "pose", 1.0), acc("agreement", 0.97, "pose", 0.92)) \
+        == pytest.approx(4.0)
+    assert gate.drop_points(acc("agreement", 1.0, "mask", 1.0), acc("agreement", 0.97, "mask", 0.92)) \
+        == pytest.approx(8.0)
+    assert gate.drop_points(acc("labels", 0.5, "pose", 0.5), acc("labels", 0.49, "pose", 0.48)) == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize(("task", "what"), [("segment", "masks"), ("pose", "keypoints")])
+def test_agreement_report_names_masks_and_keypoints(task: str, what: str) -> None:
+    """Segment and pose agreement compares masks / keypoints too, and the report says so."""
+    sentence = report.gate_sentence(_accuracy("agreement", 7.5, 5.0, False), task, "failed")
+    assert f"confident boxes and {what}" in sentence and f"boxes or {what} (whichever lost more" in sentence
+    assert ("counts half" in sentence) == (task == "pose")
 
 
 def test_accuracy_control_needs_a_time_limit(tmp_path: Path) -> None:
