@@ -115,7 +115,7 @@ def agreement_scores(preds: list[evaluate.Detections], fp32_preds: list[evaluate
 
 
 def run_model(name: str, data: Path, work: Path, imgsz: int, variants: list[str],
-              weights_dir: Path | None = None, pose_unlabelled: bool = False) -> dict[str, Any]:
+              weights_dir: Path | None = None, pose_unlabelled: bool = False, seed: int = 0) -> dict[str, Any]:
     import openvino as ov
 
     weights, kind = MODELS[name]
@@ -135,7 +135,7 @@ def run_model(name: str, data: Path, work: Path, imgsz: int, variants: list[str]
         held = {p.stem for p in labelled}
         pool = tuple(p for p in all_images if p.stem not in held)
     else:
-        half = dataset.split(all_images, 0.5, seed=0)
+        half = dataset.split(all_images, 0.5, seed=seed)
         pool = half.calibration
         root = seg_labels(data, mwork) if kind == "segment" else coco
         held = {p.stem for p in half.holdout}
@@ -219,6 +219,7 @@ def main() -> int:
     p.add_argument("--pose-unlabelled", action="store_true",
                    help="pose judged like detect (64 coco128 images of the seed-0 half, the other half calibrates): "
                         "more persons than coco8-pose's 21, agreement only (coco128 has no keypoint labels)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the coco128 halves (detect, segment, --pose-unlabelled)")
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     import nncf
@@ -232,7 +233,7 @@ def main() -> int:
     try:
         for name in args.models.split(","):
             results[name] = run_model(name, data, work, args.imgsz, args.variants.split(","), args.weights,
-                                      args.pose_unlabelled)
+                                      args.pose_unlabelled, args.seed)
             (args.out / "gate_bench.json").write_text(json.dumps(results, indent=2))
             print(table({name: results[name]}), flush=True)
     finally:
