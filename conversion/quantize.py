@@ -150,21 +150,28 @@ def advanced_parameters(recipe: Recipe) -> Any:
     return AdvancedQuantizationParameters(activations_range_estimator_params=RangeEstimatorParametersSet.HISTOGRAM)
 
 
+def _recipe_arguments(ov_model: Any, size: int, recipe: Recipe, device: str, task: str) -> dict[str, Any]:
+    """The arguments ``nncf.quantize`` and ``nncf.quantize_with_accuracy_control`` share: how ``recipe``
+    quantizes (their advanced parameters differ in name, so the callers pass ``advanced_parameters``)."""
+    import nncf
+
+    return {
+        "model": ov_model,
+        "preset": nncf.QuantizationPreset.MIXED if recipe.preset == "mixed" else nncf.QuantizationPreset.PERFORMANCE,
+        "target_device": getattr(nncf.TargetDevice, TARGET_DEVICES.get(device, "ANY")),
+        "subset_size": size,
+        "fast_bias_correction": recipe.fast_bias_correction,
+        "ignored_scope": nncf.IgnoredScope(names=ignored_names(ov_model, recipe, task), validate=False),
+        "model_type": nncf.ModelType.TRANSFORMER if recipe.transformer_rules else None,
+    }
+
+
 def quantize(ov_model: Any, calibration: Any, size: int, recipe: Recipe, device: str, task: str = "detect") -> Any:
     """Quantize ``ov_model`` on all ``size`` calibration inputs with ``recipe``; returns a new model."""
     import nncf
 
-    return nncf.quantize(
-        model=ov_model,
-        calibration_dataset=calibration,
-        preset=nncf.QuantizationPreset.MIXED if recipe.preset == "mixed" else nncf.QuantizationPreset.PERFORMANCE,
-        target_device=getattr(nncf.TargetDevice, TARGET_DEVICES.get(device, "ANY")),
-        subset_size=size,
-        fast_bias_correction=recipe.fast_bias_correction,
-        ignored_scope=nncf.IgnoredScope(names=ignored_names(ov_model, recipe, task), validate=False),
-        advanced_parameters=advanced_parameters(recipe),
-        model_type=nncf.ModelType.TRANSFORMER if recipe.transformer_rules else None,
-    )
+    return nncf.quantize(calibration_dataset=calibration, advanced_parameters=advanced_parameters(recipe),
+                         **_recipe_arguments(ov_model, size, recipe, device, task))
 
 
 def quantize_with_accuracy_control(ov_model: Any, calibration: Any, size: int, validation_items: Sequence[Any],
@@ -179,20 +186,14 @@ def quantize_with_accuracy_control(ov_model: Any, calibration: Any, size: int, v
     from nncf.quantization.advanced_parameters import AdvancedAccuracyRestorerParameters
 
     return nncf.quantize_with_accuracy_control(
-        model=ov_model,
         calibration_dataset=calibration,
         validation_dataset=nncf.Dataset(list(validation_items)),
         validation_fn=validation_fn,
         max_drop=max_drop_points / 100.0,
         drop_type=nncf.DropType.ABSOLUTE,
-        preset=nncf.QuantizationPreset.MIXED if recipe.preset == "mixed" else nncf.QuantizationPreset.PERFORMANCE,
-        target_device=getattr(nncf.TargetDevice, TARGET_DEVICES.get(device, "ANY")),
-        subset_size=size,
-        fast_bias_correction=recipe.fast_bias_correction,
-        ignored_scope=nncf.IgnoredScope(names=ignored_names(ov_model, recipe, task), validate=False),
         advanced_quantization_parameters=advanced_parameters(recipe),
-        model_type=nncf.ModelType.TRANSFORMER if recipe.transformer_rules else None,
         advanced_accuracy_restorer_parameters=AdvancedAccuracyRestorerParameters(
             max_num_iterations=max_iterations, ranking_subset_size=min(len(validation_items), 64)
         ),
+        **_recipe_arguments(ov_model, size, recipe, device, task),
     )
