@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+from pathlib import Path
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_VERBOSE", "False")
@@ -19,19 +21,14 @@ import numpy as np
 from aiohttp import web
 from ultralytics import YOLO
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.support.f32_core import patch_openvino_core_to_f32  # noqa: E402
+
 
 def f32_without_bf16() -> None:
     """Under ``--isa`` (``bench/cpu_isa.py``) the emulated CPU has no bf16: compile f32, as Ultralytics does there."""
-    if not os.environ.get("ONEDNN_MAX_CPU_ISA"):
-        return
-    import openvino as ov
-
-    class F32Core(ov.Core):
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            super().__init__(*args, **kwargs)
-            self.set_property("CPU", {"INFERENCE_PRECISION_HINT": "f32"})
-
-    ov.Core = F32Core  # type: ignore[misc]
+    if os.environ.get("ONEDNN_MAX_CPU_ISA"):
+        patch_openvino_core_to_f32()
 
 
 def build_app(model_dir: str) -> web.Application:

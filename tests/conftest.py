@@ -9,28 +9,15 @@ from typing import Iterator
 import pytest
 
 from tests.support.daemon import Daemon, link_models, start_daemon
+from tests.support.f32_core import patch_openvino_core_to_f32
 from tests.support.shared_data import require_shared_data
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
 
 
-def reference_at_f32() -> None:
-    """Ultralytics, the reference, compiles OpenVINO models with the device's default precision, bf16 on
-    CPUs with AMX or AVX512-BF16; the daemon asks for f32 on every CPU (``engine.compile_properties``).
-    Give Ultralytics' ``ov.Core()`` the same, so both sides compute what they compute on any other CPU."""
-    import openvino as ov
-
-    class F32Core(ov.Core):
-        native = ov.Core  # the unpatched class, for tests of the device's own defaults
-
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            super().__init__(*args, **kwargs)
-            self.set_property("CPU", {"INFERENCE_PRECISION_HINT": "f32"})
-
-    ov.Core = F32Core  # type: ignore[misc]
-
-
-reference_at_f32()
+# Ultralytics, the reference, compiles at the device's default precision (bf16 on AMX); the daemon asks
+# for f32 on every CPU: give the reference the same (tests/support/f32_core.py).
+patch_openvino_core_to_f32()
 
 
 @pytest.fixture(scope="session")
