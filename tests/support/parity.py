@@ -147,9 +147,19 @@ def infer(spec: ModelSpec, tensor: np.ndarray) -> list[np.ndarray]:
 def run_ours_letterboxed(spec: ModelSpec, image: np.ndarray, imgsz: int, postprocess_fn: Any) -> Prediction:
     """Letterbox as Ultralytics does (minimal rectangle for dynamic exports, unless run static per
     shape as on AMX CPUs), infer, post-process."""
-    minimal = bool(spec.dynamic) and not static_per_shape("CPU", spec.precision or "", True)
+    minimal = bool(spec.dynamic) and not static_per_shape("CPU", graph_precision(spec.xml), True)
     net_in, lb = letterbox(image, (imgsz, imgsz), stride=spec.stride, minimal=minimal)
     return postprocess_fn(infer(spec, to_tensor(net_in)), lb)
+
+
+@functools.lru_cache(maxsize=None)
+def graph_precision(xml: Path) -> str:
+    """What the engine (and Ultralytics) decide by: the graph, not the metadata."""
+    import openvino as ov
+
+    from edge.inference.engine import detect_precision
+
+    return detect_precision(ov.Core().read_model(xml))
 
 
 @functools.lru_cache(maxsize=None)
