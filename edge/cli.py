@@ -56,7 +56,8 @@ async def serve(config: Config, read_config: Callable[[], Config] | None = None)
     logging.getLogger("aiohttp.server").addFilter(OneLineBadHttp())  # no tracebacks for malformed HTTP
     loop = asyncio.get_running_loop()
     quiet_accept_errors(loop)  # one line a minute, not a traceback per failed accept()
-    runner = GuardedRunner(app, handle_signals=False, shutdown_timeout=config.server.drain_timeout_s,
+    # aiohttp takes a drain time of 0 for "wait as long as it takes": 0 here means do not wait
+    runner = GuardedRunner(app, handle_signals=False, shutdown_timeout=max(config.server.drain_timeout_s, 1e-3),
                            access_log_class=AccessLogger,  # one line per request, no query, no keys
                            # at most this many connections; the longest-idle one makes room
                            max_connections=effective_limit(config.server.max_connections),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -35,6 +36,8 @@ from edge.service.state import ServiceState
 
 logger = logging.getLogger(__name__)
 
+INFERENCES_AT_EXIT_WAIT_S = 10.0  # one inference is milliseconds; the watchdog calls 30 s stuck
+
 
 async def serving_ctx(app: web.Application) -> AsyncIterator[None]:
     """Compile and warm every model before the socket opens; close the executor at the end."""
@@ -51,7 +54,19 @@ async def serving_ctx(app: web.Application) -> AsyncIterator[None]:
                 config.models.device)
     yield
     state.ready = False
+    await inferences_finished(state, INFERENCES_AT_EXIT_WAIT_S)
     executor.shutdown(wait=False, cancel_futures=True)
+
+
+async def inferences_finished(state: ServiceState, timeout: float) -> None:
+    """Wait (at most ``timeout`` s) for the inferences of requests the stop cancelled: they run on, and
+    one whose completion reaches Python while the interpreter shuts down aborts the process (SIGABRT,
+    "FATAL: exception not rethrown") instead of exiting 0."""
+    deadline = time.monotonic() + timeout
+    while state.inferences_in_flight() and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    if state.inferences_in_flight():
+        logger.error("stopping with %d inferences still running after %.0f s", state.inferences_in_flight(), timeout)
 
 
 def create_app(config: Config, keys: KeyRing | None = None) -> web.Application:

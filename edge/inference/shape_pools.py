@@ -83,7 +83,9 @@ class ShapePools:
             if self._background or shape in self._failed or self.max_shapes == 0:
                 return False  # one compile at a time: a storm of new shapes must not starve inference
             self._background.add(shape)
-        threading.Thread(target=self._compile_in_background, args=(shape,), daemon=True,
+        # not a daemon thread: the exit waits for it, as a thread inside OpenVINO when Python shuts down
+        # aborts the process
+        threading.Thread(target=self._compile_in_background, args=(shape,), daemon=False,
                          name=f"compile-{shape[0]}x{shape[1]}").start()
         return False
 

@@ -61,6 +61,11 @@ class ServiceState:
             raise errors.NotReady("the device is starting; retry shortly", retry_after=2)
         return self._serving
 
+    def inferences_in_flight(self) -> int:
+        """Inferences running on OpenVINO's threads, in the served models and the retired ones."""
+        current = (self._serving.models,) if self._serving is not None else ()
+        return sum(m.pool.in_flight for s in (*current, *self.retired) for m in s.models.values())
+
     def swap(self, serving: Serving) -> Serving | None:
         """Serve ``serving`` from now on (one assignment); return the set it replaces. The models it no
         longer serves go to ``retired`` until their last request ends."""

@@ -331,7 +331,7 @@ def test_sigterm_under_load_completes_every_accepted_request(
                                    "completed_200": sum(1 for s in before if s == 200),
                                    "sent_after_sigterm": dict(after), "exit_code": rc,
                                    "exit_after_s": round(t_exit - t_term, 2)})
-    assert rc == 0
+    assert rc == 0, (tmp_path / "daemon.log").read_text()[-2000:]
     assert len(in_flight) >= 1
     assert all(s == 200 for s in before), Counter(before)
     # nothing sent after the stop was half-served: answered in full (sent before the loop took the signal),
@@ -339,3 +339,29 @@ def test_sigterm_under_load_completes_every_accepted_request(
     assert set(after) <= {"200", "503"} | {k for k in after if k.startswith("connection: ConnectionError")}
     _, stopping = notify.wait_for("STOPPING=1", after=t_term, timeout=5)
     assert any(line.startswith("STATUS=stopping") for line in stopping)
+
+
+def test_stop_waits_for_inferences_of_cancelled_requests(
+        tmp_path: Path, models: dict[str, Path], image: bytes, notify: NotifySocket) -> None:
+    """With no drain time, the stop cancels the handlers while their inferences still run on OpenVINO's
+    threads. The process must wait for them: an inference completing while Python finalizes kills it
+    with SIGABRT ("FATAL: exception not rethrown") instead of a clean exit."""
+    daemon = start_daemon(tmp_path, link_models(tmp_path, {"m": models["v8"]}),
+                          extra={"server": {"drain_timeout_s": 0}}, env={"NOTIFY_SOCKET": notify.path})
+    load = Load(daemon, image, "m", clients=6, stop_on_refusal=True)
+    try:
+        notify.wait_for("READY=1")
+        load.start()
+        time.sleep(1.0)
+        load.wait_all_in_flight()
+        t_term = time.monotonic()
+        daemon.process.send_signal(signal.SIGTERM)
+        rc = daemon.process.wait(30)
+        load.join()
+    finally:
+        daemon.stop()
+    log = (tmp_path / "daemon.log").read_text()
+    cut_off = [s for t0, t1, s in load.results if t0 < t_term < t1 and s != 200]
+    assert cut_off, "no request was cancelled by the stop: the case under test did not happen"
+    assert "FATAL" not in log, log[-2000:]
+    assert rc == 0, log[-2000:]
