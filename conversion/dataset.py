@@ -19,7 +19,7 @@ import yaml
 
 from conversion import dense_labels
 from conversion.errors import DataError
-from conversion.source import DENSE_TASKS
+from edge.inference.repository import DENSE_TASKS
 
 logger = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ import yaml
 from conversion import classify_eval, evaluate
 from conversion.dataset import label_path
 from conversion.progress import Progress
-from conversion.source import DENSE_TASKS
+from edge.inference.repository import DENSE_TASKS
 
 logger = logging.getLogger(__name__)
 

@@ -34,7 +34,8 @@ from conversion.report_data import (
     SpeedResult,
 )
 from conversion.shapes import record_shapes
-from conversion.source import DENSE_TASKS, SourceModel, load_source
+from conversion.source import SourceModel, load_source
+from edge.inference.repository import DENSE_TASKS
 
 logger = logging.getLogger(__name__)
 

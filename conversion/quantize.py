@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from conversion.source import DENSE_TASKS
+from edge.inference.repository import DENSE_TASKS
 
 logger = logging.getLogger(__name__)
 

@@ -16,8 +16,6 @@ logger = logging.getLogger(__name__)
 #: Tasks whose outputs the daemon post-processes (classify images are centre-cropped, depth images
 #: stretched, the rest letterboxed): the daemon's own list.
 SUPPORTED_TASKS = TASKS
-#: Tasks whose answer is a per-pixel map (semantic classes, depth): their own gate, labels and calibration.
-DENSE_TASKS = ("semantic", "depth")
 #: A bare Ultralytics release name such as ``yolo11n.pt`` or ``yolov8s-seg.pt``.
 _RELEASE_NAME = re.compile(r"^yolo[a-z0-9.-]*\.pt$", re.IGNORECASE)
 

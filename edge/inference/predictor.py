@@ -24,6 +24,7 @@ from edge.inference.letterbox import Letterbox, letterbox, stretch
 from edge.inference.options import PredictOptions
 from edge.inference.postprocess import postprocess
 from edge.inference.prediction import Prediction
+from edge.inference.repository import DENSE_TASKS
 
 
 #: Tasks whose image is stretched to the input rather than letterboxed (Ultralytics' ``scale_fill``).
@@ -128,8 +129,9 @@ class Predictor:
         ended: list[float] = []
 
         task = model.spec.task
-        if task in MAPS_TO_FULL_SIZE:
-            # resizing a map to the whole image takes tens of ms: not while holding the infer request
+        if task in DENSE_TASKS:
+            # resizing a map to the whole image takes tens of ms (27-83 ms at 1080p, 39-359 ms at 4K on
+            # this machine): not while holding the infer request; the rest post-process in under 1 ms
             def copy_out(outputs: list[np.ndarray]) -> list[np.ndarray]:
                 ended.append(time.perf_counter())
                 return [np.array(o) for o in outputs]  # the map at the input size: small
@@ -148,11 +150,6 @@ class Predictor:
         t3 = time.perf_counter()
         timings.inference, timings.postprocess = (ended[0] - t1) * 1000, (t3 - ended[0]) * 1000
         return pred, timings
-
-
-#: Tasks whose answer is a map resized to the whole original image (semantic classes, depth): 27-83 ms
-#: at 1080p, 39-359 ms at 4K (numpy timing on this machine); the rest post-process in well under a millisecond.
-MAPS_TO_FULL_SIZE = ("semantic", "depth")
 
 
 def detached(pred: Prediction, outputs: list[np.ndarray]) -> Prediction:

@@ -21,6 +21,9 @@ from edge.errors import ModelError
 logger = logging.getLogger(__name__)
 
 TASKS = ("detect", "segment", "pose", "obb", "classify", "semantic", "depth")
+#: Tasks whose answer is a per-pixel map (semantic classes, depth) sized to the whole image: the daemon
+#: resizes it off the infer request; the conversion gives them their own gate, labels and calibration.
+DENSE_TASKS = ("semantic", "depth")
 MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
