@@ -96,8 +96,7 @@ class ServiceLifecycle:
         """False when an inference has been running longer than ``stuck_after`` or a check fails."""
         retired = self.state.retired
         retired[:] = [s for s in retired if any(m.pool.in_flight for m in s.models.values())]
-        current = (self.state.serving.models,) if self.state.started else ()  # none while compiling
-        for model_set in (*current, *retired):
+        for model_set in self.state.model_sets():
             for model_id, model in model_set.models.items():
                 age = model.pool.oldest_age()
                 if age > self.stuck_after:

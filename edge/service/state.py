@@ -61,10 +61,15 @@ class ServiceState:
             raise errors.NotReady("the device is starting; retry shortly", retry_after=2)
         return self._serving
 
+    def model_sets(self) -> list[ModelSet]:
+        """The served models (none while the first set compiles) and the retired sets still finishing
+        requests: every model an inference may be running on."""
+        current = [self._serving.models] if self._serving is not None else []
+        return current + self.retired
+
     def inferences_in_flight(self) -> int:
-        """Inferences running on OpenVINO's threads, in the served models and the retired ones."""
-        current = (self._serving.models,) if self._serving is not None else ()
-        return sum(m.pool.in_flight for s in (*current, *self.retired) for m in s.models.values())
+        """Inferences running on OpenVINO's threads, in every set of ``model_sets``."""
+        return sum(m.pool.in_flight for s in self.model_sets() for m in s.models.values())
 
     def swap(self, serving: Serving) -> Serving | None:
         """Serve ``serving`` from now on (one assignment); return the set it replaces. The models it no

@@ -212,6 +212,9 @@ def test_healthy_goes_false_when_an_inference_or_a_decode_is_stuck() -> None:
         retired: list[object] = []
         serving = SimpleNamespace(models=Models(a=0.0, b=1.0), predictor=decodes(1.0))
 
+        def model_sets(self) -> list[object]:
+            return [self.serving.models, *self.retired]
+
     life = ServiceLifecycle(State(), stuck_after=5.0)  # type: ignore[arg-type]
     assert life.healthy()
     State.serving = SimpleNamespace(models=Models(a=0.0, b=6.0), predictor=decodes(0.0))
