@@ -35,7 +35,6 @@ from conversion.options import Options
 from conversion.progress import Progress, track
 from conversion.recovering_gate import RecoveringGate
 from conversion.source import SourceModel
-from conversion.time_bound import Deadline
 from edge.inference.compile_options import compile_properties
 
 logger = logging.getLogger(__name__)
@@ -151,8 +150,6 @@ class DenseGate(RecoveringGate):
         self.work, self.split, self.progress, self.task = work, split, progress, source.task
         self.holdout = list(split.holdout)
         self.labelled = labelled
-        self._ac_truth: dict[Path, np.ndarray] = {}
-        self._deadline: Deadline | None = None  # while accuracy control runs
         if labelled:
             self.set = DenseHoldoutSet(self.holdout, work, self.task, source.names)
             self.reference = validate_labelled(fp32_folder, self.set, self.task, imgsz, device, opts.quiet)
@@ -174,13 +171,10 @@ class DenseGate(RecoveringGate):
         maps = self._maps(self._compile(export.ir_file(folder)), self.holdout, desc)
         return Accuracy("agreement", len(self.holdout), agreement(self.task, maps, self._truth))
 
-    def _validation_fn(self, compiled: Any, items: Any) -> tuple[float, None]:
-        if self._deadline is not None:
-            self._deadline.check()
-        paths = list(items)
+    def _score(self, compiled: Any, paths: list[Path], references: list[np.ndarray]) -> float:
         maps = predict_maps(compiled, paths, self.imgsz, self.source.stride, self.task, None, "accuracy control")
-        score = agreement(self.task, maps, [self._ac_truth[p] for p in paths])
-        return score["miou" if self.task == "semantic" else "depth_agreement"], None
+        score = agreement(self.task, maps, references)
+        return score["miou" if self.task == "semantic" else "depth_agreement"]
 
     def _reference_outputs(self, fp32_model: Any, paths: list[Path]) -> list[np.ndarray]:
         return self._maps(self._compile(fp32_model), paths, "reference fp32")

@@ -201,7 +201,7 @@ def _extras(task: str, kpt_shape: tuple[int, int] | None) -> dict[str, Any]:
     if task == "pose" and kpt_shape is None:
         raise ValueError("a pose model's agreement needs its kpt_shape")
     return {"rotated": task == "obb", "masks": task == "segment",
-            "kpt_shape": tuple(kpt_shape) if task == "pose" and kpt_shape else None}
+            "kpt_shape": tuple(kpt_shape) if task == "pose" else None}
 
 
 def agreement(compiled: Any, images: Sequence[Path], reference: Sequence[Any],

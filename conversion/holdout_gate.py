@@ -13,7 +13,6 @@ from conversion.progress import Progress
 from conversion.recovering_gate import RecoveringGate
 from conversion.report_data import Attempt
 from conversion.source import SourceModel
-from conversion.time_bound import Deadline
 from edge.inference.compile_options import compile_properties  # what the daemon compiles with
 
 logger = logging.getLogger(__name__)
@@ -28,8 +27,6 @@ class HoldoutGate(RecoveringGate):
         self.work, self.split, self.labelled, self.progress = work, split, labelled, progress
         self.holdout = split.holdout
         self.task = source.task
-        self._ac_truth: dict[Path, Any] = {}
-        self._deadline: Deadline | None = None
         self._class_labels: list[int] = []
         if labelled and self.task == "classify":
             self._class_labels = classify_eval.folder_labels(self.holdout, source.names) or []
@@ -57,13 +54,10 @@ class HoldoutGate(RecoveringGate):
                               self.source.stride, self.source.names, self.progress, desc, self.task,
                               self.source.kpt_shape)
 
-    def _validation_fn(self, compiled: Any, items: Any) -> tuple[float, None]:
-        if self._deadline is not None:
-            self._deadline.check()
-        paths = list(items)
-        score = gate.agreement(compiled, paths, [self._ac_truth[p] for p in paths], self.imgsz, self.source.stride,
-                               self.source.names, None, "accuracy control", self._ac_task)
-        return gate.headline(score), None
+    def _score(self, compiled: Any, paths: list[Path], references: list[Any]) -> float:
+        score = gate.agreement(compiled, paths, references, self.imgsz, self.source.stride, self.source.names,
+                               None, "accuracy control", self._ac_task)
+        return gate.headline(score)
 
     @property
     def _ac_task(self) -> str:

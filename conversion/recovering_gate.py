@@ -4,8 +4,8 @@ accuracy-controlled quantization, bounded in time, keeping whichever model drops
 NNCF selects the layers to return to float on calibration images that the gate does not judge
 (unlabelled frames calibrate on all of them, the held-out ones included), so the gate's verdict on the
 held-out images stays an independent check. A gate supplies its references for those images
-(``_reference_outputs``), the limit NNCF aims at (``_recovery_limit``) and ``_validation_fn``, which
-scores a compiled model against ``_ac_truth``.
+(``_reference_outputs``), the limit NNCF aims at (``_recovery_limit``) and ``_score``, which scores a
+compiled model against those references; the time bound is checked here, before each score.
 """
 
 from __future__ import annotations
@@ -40,21 +40,20 @@ class RecoveringGate:
     progress: Progress
     task: str
     reference: Accuracy
-    _ac_truth: dict[Path, Any]
-    _deadline: Deadline | None
 
     def measure(self, folder: Path, desc: str = "validate result") -> Accuracy:
         raise NotImplementedError
 
     def _reference_outputs(self, fp32_model: Any, paths: list[Path]) -> list[Any]:
-        """FP32's outputs on ``paths``, which ``_validation_fn`` scores candidates against."""
+        """FP32's outputs on ``paths``, which ``_score`` scores candidates against."""
         raise NotImplementedError
 
     def _recovery_limit(self) -> float:
-        """The drop NNCF aims to stay within, in the points of ``_validation_fn``'s metric."""
+        """The drop NNCF aims to stay within, in the points of ``_score``'s metric."""
         raise NotImplementedError
 
-    def _validation_fn(self, compiled: Any, items: Any) -> tuple[float, None]:
+    def _score(self, compiled: Any, paths: list[Path], references: list[Any]) -> float:
+        """``compiled``'s metric (0..1) on ``paths`` against FP32's ``references`` there."""
         raise NotImplementedError
 
     def recover(self, fp32_model: Any, accuracy: Accuracy, drop: float, folder: Path, metadata: dict[str, Any],
@@ -66,14 +65,19 @@ class RecoveringGate:
         held = set(self.holdout)
         chosen = [p for p in self.split.calibration if p not in held][:self.ac_validation] \
             or list(self.split.calibration[:self.ac_validation])  # a single image serves for everything
-        self._ac_truth = dict(zip(chosen, self._reference_outputs(fp32_model, chosen)))
-        self._deadline = deadline = Deadline(self.opts.accuracy_control_seconds)
+        references = dict(zip(chosen, self._reference_outputs(fp32_model, chosen)))
+        deadline = Deadline(self.opts.accuracy_control_seconds)
+
+        def validation_fn(compiled: Any, items: Any) -> tuple[float, None]:  # NNCF's signature
+            deadline.check()
+            paths = list(items)
+            return self._score(compiled, paths, [references[p] for p in paths]), None
+
         calib = nncf.Dataset(BoundedImages(deadline, self.split.calibration, self.imgsz, self.source.stride,
                                            self.progress, task=self.task))
         recovered, why_not = run_accuracy_control(deadline, lambda: quantize.quantize_with_accuracy_control(
-            fp32_model, calib, len(self.split.calibration), chosen, self._validation_fn, self._recovery_limit(),
+            fp32_model, calib, len(self.split.calibration), chosen, validation_fn, self._recovery_limit(),
             quantize.RECIPES[self.opts.recipe], self.device, task=self.task))
-        self._deadline = None
         if recovered is None:
             return accuracy, drop, Attempt(METHOD, drop, why_not)
         trial = self.work / "recovered_openvino_model"
