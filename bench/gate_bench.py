@@ -175,6 +175,12 @@ def run_model(name: str, data: Path, work: Path, imgsz: int, variants: list[str]
     return {"task": source.task, "holdout_images": len(labelled), "calibration_pool": len(pool), "metrics": rows}
 
 
+def as_gate(row: dict[str, float]) -> gate.Accuracy:
+    """A row's ``gate_agree_*`` figures as the gate's own agreement ``Accuracy``, for ``gate.drop_points``."""
+    return gate.Accuracy("agreement", 0, {k.removeprefix("gate_agree_"): v for k, v in row.items()
+                                          if k.startswith("gate_agree_")})
+
+
 def table(results: dict[str, Any], limit: float = gate.agreement_limit(1.0)) -> str:
     header = ("| model | INT8 variant | labelled drop: box | mask/pose | agreement drop (gate), box | "
               "agreement drop (gate), mask/pose | **gated agreement drop** (largest; keypoints × 0.5) | "
@@ -197,8 +203,7 @@ def table(results: dict[str, Any], limit: float = gate.agreement_limit(1.0)) -> 
             def d(key: str | None, row: dict[str, float] = row) -> str:
                 return f"{drop(key, row):.2f}" if key and key in row else "—"
 
-            gated = max(drop(k) * gate.AGREEMENT_WEIGHTS.get(k.removeprefix("gate_agree_"), 1.0)
-                        for k in ("gate_agree_box_map50_95", gate_second) if k)
+            gated = gate.drop_points(as_gate(ref), as_gate(row))
             cpu = f"{row['quantize_cpu_s']:.0f}" if "quantize_cpu_s" in row else ""
             lines.append(f"| {name} | {variant} | {d('box_map50_95')} | {d(second)} | "
                          f"{d('gate_agree_box_map50_95')} | {d(gate_second)} | **{gated:.2f}** | "
