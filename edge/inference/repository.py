@@ -45,7 +45,6 @@ class ModelSpec:
     kpt_shape: tuple[int, int] | None
     end2end: bool
     dynamic: bool | None  # None: metadata does not say; the engine reads it from the graph
-    precision: str | None  # "int8" / "fp16" / "fp32" when metadata says; else the engine infers it
     version: str  # Ultralytics version that exported it
     description: str
     # (h, w) shapes a ``yolo-edge-convert --shapes`` bundle records (``yolo_edge_shapes`` in metadata.yaml):
@@ -114,14 +113,13 @@ def _spec_from_metadata(model_id: str, folder: Path, xml: Path, meta: dict[str, 
     if task == "pose" and not kpt:
         raise ValueError("a pose model needs kpt_shape")
     args = meta.get("args") or {}
-    precision = declared_precision(args)
     return ModelSpec(
         model_id=model_id, folder=folder, xml=xml, task=task, names=names,
         stride=int(meta.get("stride", 32)), imgsz=imgsz,
         kpt_shape=(int(kpt[0]), int(kpt[1])) if kpt else None,
         end2end=bool(meta.get("end2end", False) or args.get("nms", False)),
         dynamic=bool(args["dynamic"]) if "dynamic" in args else None,
-        precision=precision, version=str(meta.get("version", "")),
+        version=str(meta.get("version", "")),
         description=str(meta.get("description", "")),
         shapes=recorded_shapes(meta.get(SHAPES_KEY), int(meta.get("stride", 32))),
     )
@@ -145,21 +143,3 @@ def recorded_shapes(value: Any, stride: int) -> tuple[tuple[int, int], ...]:
         shapes.append((hw[0], hw[1]))
     return tuple(dict.fromkeys(shapes))
 
-
-# Ultralytics >= 8.4 records ``quantize`` (8, 16, 32, None or an alias, ``ultralytics.cfg.QUANTIZE_ALIASES``);
-# older exports ``int8`` / ``half``.
-_QUANTIZE = {"8": "int8", "int8": "int8", "w8a8": "int8", "16": "fp16", "fp16": "fp16", "w16a16": "fp16",
-             "32": "fp32", "fp32": "fp32", "w32a32": "fp32"}
-
-
-def declared_precision(args: dict[str, Any]) -> str | None:
-    """"int8", "fp16" or "fp32" as the export's metadata ``args`` say; None when they do not say (the
-    engine then reads it from the graph). An INT8 export of Ultralytics 8.4 says only ``quantize: 8``."""
-    quantize = args.get("quantize")
-    if quantize is not None:
-        return _QUANTIZE.get(str(quantize).lower())
-    if args.get("int8"):
-        return "int8"
-    if args.get("half"):
-        return "fp16"
-    return "fp32" if args else None
