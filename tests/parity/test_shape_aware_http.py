@@ -9,6 +9,7 @@ pads minimally): box IoU >= 0.99, |conf diff| <= 0.01.
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
 
@@ -99,3 +100,20 @@ def test_16_9_and_4_3_frames_equal_ultralytics_pytorch(weights: Path, dynamic_ir
         daemon.stop()
     assert figures.compared > 60, "too few reference detections to prove anything"
     assert not figures.failures, figures.failures[:10]
+
+
+def test_a_stop_during_a_shape_compile_exits_cleanly(dynamic_ir: Path, shared_data: Path, tmp_path: Path) -> None:
+    """SIGTERM while a new shape compiles in the background: the exit waits for the compile, since a
+    thread still inside OpenVINO when Python shuts down aborts the process (SIGABRT) instead of exit 0."""
+    (image,) = wide_jpegs(coco128(shared_data, 1), tmp_path / "wide")
+    daemon = start_daemon(tmp_path, link_models(tmp_path, {"v8": dynamic_ir}), {"models": {"shapes": "minimal"}})
+    try:
+        predict(daemon, image)  # answered at the square; 384x640 starts compiling
+        daemon.process.send_signal(signal.SIGTERM)
+        rc = daemon.process.wait(60)
+    finally:
+        daemon.stop()
+    log = daemon.log()
+    assert "FATAL" not in log and rc == 0, log[-2000:]
+    compiled = "v8: input shape 384x640 compiled"
+    assert compiled in log and log.index("stopping") < log.index(compiled), "the stop did not meet a compile"
